@@ -1,0 +1,335 @@
+"""The `survey` command: a thin layer over the library (every command is a tested Python call)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .questionnaire import check_directory, default_directory, get_questionnaire
+from .storage import connect, database_path
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="SQLite database file (default: $SURVEY_DATABASE, else instance/survey.db).",
+)
+
+
+def open_db(db_path):
+    path = database_path(db_path)
+    if not path.exists():
+        raise click.ClickException(
+            f"no database at {path}; run `survey serve` or `survey init` first"
+        )
+    return connect(path)
+
+
+@click.group()
+@click.version_option(package_name="survey")
+def main():
+    """Technical-assistance needs-assessment surveys for UNTOC, its Protocols and UNCAC."""
+
+
+@main.command()
+@db_option
+def init(db_path):
+    """Create the database, load States and open a default round (serve does this too)."""
+    from .setup import prepare
+
+    path = database_path(db_path)
+    _db, message = prepare(path)
+    click.echo(f"Database ready at {path}")
+    if message:
+        click.echo(message)
+
+
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--workers", default=None, type=int, help="gunicorn workers (default: 2 x CPUs, at most 8)."
+)
+@click.option("--threads", default=4, show_default=True, type=int, help="threads per worker")
+@click.option(
+    "--demo", is_flag=True, help="Fill the database with the demo dataset first (if empty)."
+)
+@click.option(
+    "--debug", is_flag=True, help="Flask's development server with reloader (never in production)."
+)
+def serve(db_path, host, port, workers, threads, demo, debug):
+    """Run the web application on a production WSGI server (gunicorn)."""
+    from .setup import prepare
+    from .web import create_app
+
+    path = database_path(db_path).resolve()
+    db, message = prepare(path)
+    if demo:
+        from .demo import ensure_demo
+
+        click.echo(ensure_demo(db))
+    if message:
+        click.echo(message)
+    os.environ["SURVEY_DATABASE"] = str(path)
+    app = create_app({"DATABASE": str(path)})
+    click.echo(f"Serving on http://{host}:{port}/ (database {path})")
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    from .web.server import run_gunicorn
+
+    run_gunicorn(app, host=host, port=port, workers=workers, threads=threads)
+
+
+# -- questionnaire ---------------------------------------------------------------------------
+
+
+@main.group()
+def questionnaire():
+    """Check and list the omnibus questionnaire files."""
+
+
+@questionnaire.command("check")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--languages", is_flag=True, help="Also list missing translations per language.")
+def questionnaire_check(directory, languages):
+    """Validate the questionnaire files; print every problem and exit 1 if any."""
+    directory = Path(directory) if directory else default_directory()
+    model, problems = check_directory(directory)
+    if problems:
+        for p in problems:
+            click.echo(str(p), err=True)
+        click.echo(f"{len(problems)} problem(s) in {directory}", err=True)
+        sys.exit(1)
+    click.echo(f"{model.id} {model.version}: {len(model.provisions)} provisions, all valid")
+    _print_counts(model)
+    if languages:
+        from .i18n_check import report_missing
+
+        ok = report_missing(model, click.echo)
+        if not ok:
+            sys.exit(1)
+
+
+def _print_counts(model):
+    click.echo(f"{'instrument':<10} {'mandatory':>9} {'consider':>8} {'optional':>8} {'total':>6}")
+    for code, row in model.counts().items():
+        click.echo(
+            f"{code:<10} {row['mandatory']:>9} {row['consider']:>8} {row['optional']:>8} {row['total']:>6}"
+        )
+
+
+@questionnaire.command("show")
+@click.option("--instrument", help="Only this instrument (UNTOC, TIP, SOM, FIR, UNCAC).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per provision, for scripts.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Questionnaire folder.")
+def questionnaire_show(instrument, as_json, directory):
+    """List provisions with their obligation levels, and counts per instrument and chapter."""
+    from .questionnaire import QuestionnaireError
+
+    try:
+        model = get_questionnaire(directory)
+    except QuestionnaireError as exc:
+        raise click.ClickException(f"the questionnaire does not validate:\n{exc}") from None
+    instruments = model.instruments
+    if instrument:
+        found = model.instrument(instrument.upper())
+        if not found:
+            codes = ", ".join(i.code for i in model.instruments)
+            raise click.ClickException(f"unknown instrument '{instrument}'; valid: {codes}")
+        instruments = (found,)
+    if as_json:
+        from .questionnaire.export import provision_dict
+
+        rows = [provision_dict(model, p) for inst in instruments for p in inst.provisions]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for inst in instruments:
+        click.echo(f"{inst.code}  {inst.title.en}  ({len(inst.provisions)} provisions)")
+        for chapter in inst.chapters:
+            number = f"{chapter.number}. " if chapter.number else ""
+            click.echo(f"  {number}{chapter.title.en}  ({len(chapter.provisions)})")
+            for p in chapter.provisions:
+                click.echo(f"    {p.id:<16} {p.obligation:<9} {p.reference:<24} {p.title}")
+    click.echo("")
+    _print_counts(model)
+
+
+# -- rounds ----------------------------------------------------------------------------------
+
+
+@main.group()
+def rounds():
+    """Survey rounds."""
+
+
+@rounds.command("list")
+@db_option
+@click.option("--json", "as_json", is_flag=True)
+def rounds_list(db_path, as_json):
+    """List rounds with their questionnaire version and response counts."""
+    from .storage.rounds import list_rounds
+
+    rows = list_rounds(open_db(db_path))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(
+        f"{'round':<12} {'status':<7} {'questionnaire':<20} {'responses':>9} {'submitted':>9}  title"
+    )
+    for r in rows:
+        q = f"{r['questionnaire_id']} {r['questionnaire_version']}"
+        click.echo(
+            f"{r['id']:<12} {r['status']:<7} {q:<20} {r['responses']:>9} {r['submitted']:>9}  {r['title']}"
+        )
+
+
+@rounds.command("create")
+@db_option
+@click.argument("round_id")
+@click.option("--title")
+@click.option(
+    "--instrument",
+    "instruments",
+    multiple=True,
+    help="Instrument answered (repeatable; default all).",
+)
+@click.option("--previous", help="The earlier round that States may pre-fill from.")
+@click.option("--opens", help="Opening date (YYYY-MM-DD).")
+@click.option("--closes", help="Closing date (YYYY-MM-DD).")
+def rounds_create(db_path, round_id, title, instruments, previous, opens, closes):
+    """Open a new round on the current questionnaire."""
+    from .storage.rounds import RoundError, create_round
+
+    try:
+        row = create_round(
+            open_db(db_path),
+            round_id,
+            get_questionnaire(),
+            title=title,
+            instruments=list(instruments) or None,
+            previous_round=previous,
+            opens_on=opens,
+            closes_on=closes,
+        )
+    except RoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Round {row['id']} open: {', '.join(row['instruments'])}")
+
+
+@rounds.command("close")
+@db_option
+@click.argument("round_id")
+def rounds_close(db_path, round_id):
+    """Close a round (answers become read-only)."""
+    from .storage.rounds import get_round, set_round_status
+
+    db = open_db(db_path)
+    if not get_round(db, round_id):
+        raise click.ClickException(f"no round '{round_id}'")
+    set_round_status(db, round_id, "closed")
+    click.echo(f"Round {round_id} closed")
+
+
+# -- users -----------------------------------------------------------------------------------
+
+
+@main.group()
+def users():
+    """User accounts."""
+
+
+@users.command("add")
+@db_option
+@click.argument("email")
+@click.option("--role", type=click.Choice(["respondent", "analyst", "admin"]), required=True)
+@click.option("--state", "state_iso3", help="ISO3 code of the respondent's State.")
+@click.option("--name")
+@click.option("--password", help="Set a password now instead of sending an invitation link.")
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:5000",
+    show_default=True,
+    help="For the invitation link.",
+)
+def users_add(db_path, email, role, state_iso3, name, password, base_url):
+    """Add a user; prints a one-time invitation link unless --password is given."""
+    from .storage.users import UserError, create_invitation, create_user
+
+    db = open_db(db_path)
+    try:
+        user = create_user(db, email, role, state_iso3=state_iso3, password=password, name=name)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    where = f" for {user['state_iso3']}" if user["state_iso3"] else ""
+    click.echo(f"Added {role} {user['email']}{where}")
+    if password is None:
+        token = create_invitation(db, user["id"])
+        click.echo(
+            f"Invitation link (valid 72 hours, works once): {base_url.rstrip('/')}/invite/{token}"
+        )
+
+
+@users.command("invite")
+@db_option
+@click.argument("email")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+def users_invite(db_path, email, base_url):
+    """Issue a new one-time link for a user to set a password."""
+    from .storage.users import create_invitation, get_user_by_email
+
+    db = open_db(db_path)
+    user = get_user_by_email(db, email)
+    if not user:
+        raise click.ClickException(f"no user '{email}'")
+    token = create_invitation(db, user["id"])
+    click.echo(
+        f"Invitation link (valid 72 hours, works once): {base_url.rstrip('/')}/invite/{token}"
+    )
+
+
+@users.command("list")
+@db_option
+def users_list(db_path):
+    """List users and roles."""
+    from .storage.users import list_users
+
+    for u in list_users(open_db(db_path)):
+        state = u["state_iso3"] or ""
+        active = "" if u["active"] else " (disabled)"
+        click.echo(f"{u['role']:<11} {state:<4} {u['email']}{active}")
+
+
+@main.group()
+def tokens():
+    """API tokens for analysts' scripts."""
+
+
+@tokens.command("add")
+@db_option
+@click.argument("email")
+@click.option("--name", default="script", show_default=True)
+def tokens_add(db_path, email, name):
+    """Create an API token for an analyst or admin (shown once)."""
+    from .storage.users import UserError, create_api_token, get_user_by_email
+
+    db = open_db(db_path)
+    user = get_user_by_email(db, email)
+    if not user:
+        raise click.ClickException(f"no user '{email}'")
+    try:
+        token = create_api_token(db, user["id"], name)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(token)
+    click.echo("Send it as 'Authorization: Bearer <token>'. It is shown only once.", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

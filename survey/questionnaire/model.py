@@ -1,0 +1,247 @@
+"""The immutable questionnaire model that web forms, scoring, reports and exports are built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar")
+INSTRUMENT_CODES = ("UNTOC", "TIP", "SOM", "FIR", "UNCAC")
+OBLIGATIONS = ("mandatory", "consider", "optional")
+QUESTION_TYPES = ("select_one", "select_multiple", "yes_no", "text")
+STANDARD_QUESTIONS = (
+    "compliance",
+    "measures",
+    "examples",
+    "steps",
+    "challenges",
+    "ta_needed",
+    "ta_types",
+    "ta_received",
+    "ta_provider",
+)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in one or more languages; English is always present."""
+
+    translations: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, value: str | dict) -> Text:
+        if isinstance(value, str):
+            return cls((("en", value),))
+        return cls(tuple(sorted(value.items())))
+
+    def get(self, lang: str = "en") -> str:
+        mapping = dict(self.translations)
+        return mapping.get(lang) or mapping.get("en", "")
+
+    def has(self, lang: str) -> bool:
+        return bool(dict(self.translations).get(lang))
+
+    @property
+    def en(self) -> str:
+        return self.get("en")
+
+    def __str__(self) -> str:
+        return self.en
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class ChoiceList:
+    name: str
+    choices: tuple[Choice, ...]
+
+    @cached_property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.choices)
+
+    def label(self, code: str, lang: str = "en") -> str:
+        for choice in self.choices:
+            if choice.name == code:
+                return choice.label.get(lang)
+        return code
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    type: str
+    label: Text
+    hint: Text | None = None
+    required: bool = False
+    relevant: object | None = None  # a parsed relevance rule (survey.questionnaire.relevance)
+    relevant_source: str | None = None
+    choices: ChoiceList | None = None
+
+    @property
+    def is_choice(self) -> bool:
+        return self.type in ("select_one", "select_multiple", "yes_no")
+
+    @property
+    def is_multiple(self) -> bool:
+        return self.type == "select_multiple"
+
+    def is_relevant(self, answers) -> bool:
+        return self.relevant is None or self.relevant.evaluate(answers)
+
+
+@dataclass(frozen=True)
+class CrossReference:
+    """A link from a provision to a UN provision (`provision`) or an article of another instrument."""
+
+    instrument: str
+    article: str
+    provision: str | None = None  # set for links between UN provisions
+    note: str | None = None
+    title: str | None = None  # the article's title (external instruments)
+
+    @property
+    def is_un(self) -> bool:
+        return self.provision is not None
+
+    @property
+    def label(self) -> str:
+        return self.provision if self.is_un else f"{self.instrument} art. {self.article}"
+
+
+@dataclass(frozen=True)
+class Provision:
+    id: str
+    instrument: str
+    article: int
+    title: str
+    chapter: str
+    obligation: str
+    summary: Text
+    questions: tuple[Question, ...]
+    order: int
+    paragraphs: str | None = None
+    cross_references: tuple[CrossReference, ...] = ()
+
+    @property
+    def reference(self) -> str:
+        """How the provision is cited: 'Art. 16', 'Art. 16, para. 2', 'Art. 46, paras. 9-12'."""
+        if not self.paragraphs:
+            return f"Art. {self.article}"
+        many = "-" in self.paragraphs or "," in self.paragraphs
+        return f"Art. {self.article}, para{'s' if many else ''}. {self.paragraphs}"
+
+    def question(self, name: str) -> Question | None:
+        for question in self.questions:
+            if question.name == name:
+                return question
+        return None
+
+    def relevant_questions(self, answers) -> list[Question]:
+        return [q for q in self.questions if q.is_relevant(answers)]
+
+
+@dataclass(frozen=True)
+class Chapter:
+    id: str
+    instrument: str
+    title: Text
+    provisions: tuple[Provision, ...]
+    number: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique across the questionnaire: 'UNCAC/criminalization'."""
+        return f"{self.instrument}/{self.id}"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    code: str
+    title: Text
+    short_title: Text
+    chapters: tuple[Chapter, ...]
+
+    @property
+    def provisions(self) -> list[Provision]:
+        return [p for chapter in self.chapters for p in chapter.provisions]
+
+
+@dataclass(frozen=True)
+class ExternalInstrument:
+    code: str
+    title: str
+    articles: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ScoringConstants:
+    scores: tuple[tuple[str, float], ...] = (("yes", 1.0), ("partly", 0.5), ("no", 0.0))
+    weights: tuple[tuple[str, float], ...] = (
+        ("mandatory", 1.0),
+        ("consider", 0.5),
+        ("optional", 0.25),
+    )
+    ta_factor: tuple[tuple[str, float], ...] = (("requested", 1.0), ("not_requested", 0.5))
+
+    @property
+    def score(self) -> dict[str, float]:
+        return dict(self.scores)
+
+    @property
+    def weight(self) -> dict[str, float]:
+        return dict(self.weights)
+
+    @property
+    def ta(self) -> dict[str, float]:
+        return dict(self.ta_factor)
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    id: str
+    version: str
+    title: Text
+    instruments: tuple[Instrument, ...]
+    choice_lists: tuple[ChoiceList, ...]
+    standard_block: tuple[Question, ...]
+    external_instruments: tuple[ExternalInstrument, ...] = ()
+    scoring: ScoringConstants = field(default_factory=ScoringConstants)
+
+    @cached_property
+    def provisions(self) -> dict[str, Provision]:
+        """All provisions by id, in questionnaire order."""
+        return {p.id: p for inst in self.instruments for p in inst.provisions}
+
+    @cached_property
+    def chapters(self) -> dict[str, Chapter]:
+        return {c.key: c for inst in self.instruments for c in inst.chapters}
+
+    def instrument(self, code: str) -> Instrument | None:
+        return next((i for i in self.instruments if i.code == code), None)
+
+    def choice_list(self, name: str) -> ChoiceList | None:
+        return next((c for c in self.choice_lists if c.name == name), None)
+
+    def chapter_of(self, provision: Provision) -> Chapter:
+        return self.chapters[f"{provision.instrument}/{provision.chapter}"]
+
+    def related(self, provision_id: str) -> list[Provision]:
+        """UN provisions cross-referenced with this one (both directions are in the model)."""
+        provision = self.provisions[provision_id]
+        return [self.provisions[r.provision] for r in provision.cross_references if r.is_un]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Provision counts per instrument and obligation level."""
+        out: dict[str, dict[str, int]] = {}
+        for inst in self.instruments:
+            row = {level: 0 for level in OBLIGATIONS}
+            for p in inst.provisions:
+                row[p.obligation] += 1
+            row["total"] = len(inst.provisions)
+            out[inst.code] = row
+        return out

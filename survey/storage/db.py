@@ -1,0 +1,67 @@
+"""Opening the SQLite database (WAL, foreign keys, busy timeout) and explicit transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+DEFAULT_INSTANCE = Path("instance")
+DATABASE_FILE = "survey.db"
+
+
+def instance_path() -> Path:
+    """The instance folder: SURVEY_INSTANCE, else ./instance."""
+    return Path(os.environ.get("SURVEY_INSTANCE") or DEFAULT_INSTANCE)
+
+
+def database_path(explicit: str | os.PathLike | None = None) -> Path:
+    """--db PATH, else SURVEY_DATABASE, else the instance default."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("SURVEY_DATABASE")
+    if env:
+        return Path(env)
+    return instance_path() / DATABASE_FILE
+
+
+def connect(path: str | os.PathLike, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database with durable, concurrent-friendly settings.
+
+    The connection is in autocommit mode: every multi-row write goes through `transaction()`,
+    so nothing is left half-written and no library commits our transaction behind our back.
+    """
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    if str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    db = sqlite_utils.Database(conn)
+    if migrate:
+        from .migrations import migrate as run_migrations
+
+        run_migrations(db)
+    return db
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database):
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error. Nested use joins the outer one."""
+    conn = db.conn
+    if conn.in_transaction:
+        yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,176 @@
+"""Named, idempotent schema migrations: each runs once, in order, in its own transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from .db import transaction
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE states (
+            iso3 TEXT PRIMARY KEY,
+            iso2 TEXT NOT NULL,
+            m49 INTEGER NOT NULL,
+            name_en TEXT NOT NULL, name_fr TEXT, name_es TEXT, name_ru TEXT, name_zh TEXT, name_ar TEXT,
+            un_regional_group TEXT NOT NULL,
+            un_regional_group_also TEXT,
+            m49_region TEXT NOT NULL,
+            m49_subregion TEXT NOT NULL,
+            m49_intermediate_region TEXT
+        );
+        CREATE TABLE rounds (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL,
+            questionnaire_version TEXT NOT NULL,
+            instruments TEXT NOT NULL,              -- JSON list of instrument codes every State answers
+            opens_on TEXT,
+            closes_on TEXT,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+            previous_round TEXT REFERENCES rounds(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE round_states (                 -- per-State override of the instruments answered
+            round_id TEXT NOT NULL REFERENCES rounds(id),
+            state_iso3 TEXT NOT NULL REFERENCES states(iso3),
+            instruments TEXT NOT NULL,
+            PRIMARY KEY (round_id, state_iso3)
+        );
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            name TEXT,
+            password_hash TEXT,
+            role TEXT NOT NULL CHECK (role IN ('respondent', 'analyst', 'admin')),
+            state_iso3 TEXT REFERENCES states(iso3),
+            language TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            session_version INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            last_login_at TEXT,
+            CHECK ((role = 'respondent') = (state_iso3 IS NOT NULL))
+        );
+        CREATE TABLE sessions (                     -- server-side record so logout really ends a session
+            id_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL
+        );
+        CREATE TABLE invitations (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE responses (
+            id INTEGER PRIMARY KEY,
+            round_id TEXT NOT NULL REFERENCES rounds(id),
+            state_iso3 TEXT NOT NULL REFERENCES states(iso3),
+            status TEXT NOT NULL DEFAULT 'draft'
+                CHECK (status IN ('draft', 'submitted', 'returned', 'validated')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            submitted_at TEXT,
+            validated_at TEXT,
+            returned_comment TEXT,
+            prefilled_from TEXT REFERENCES rounds(id),
+            UNIQUE (round_id, state_iso3)
+        );
+        CREATE TABLE response_events (
+            id INTEGER PRIMARY KEY,
+            response_id INTEGER NOT NULL REFERENCES responses(id),
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            comment TEXT,
+            at TEXT NOT NULL,
+            by_user INTEGER REFERENCES users(id)
+        );
+        CREATE TABLE answers (
+            id INTEGER PRIMARY KEY,
+            response_id INTEGER NOT NULL REFERENCES responses(id),
+            provision_id TEXT NOT NULL,
+            question TEXT NOT NULL,
+            value TEXT NOT NULL,                    -- JSON: "code", ["code", ...] or "text"
+            version INTEGER NOT NULL DEFAULT 1,
+            updated_at TEXT NOT NULL,
+            updated_by INTEGER REFERENCES users(id),
+            UNIQUE (response_id, provision_id, question)
+        );
+        CREATE TABLE answer_history (
+            id INTEGER PRIMARY KEY,
+            response_id INTEGER NOT NULL REFERENCES responses(id),
+            provision_id TEXT NOT NULL,
+            question TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT,
+            changed_at TEXT NOT NULL,
+            changed_by INTEGER REFERENCES users(id),
+            source TEXT NOT NULL
+        );
+        CREATE INDEX answer_history_by_provision ON answer_history (response_id, provision_id);
+        CREATE TRIGGER answer_history_no_update BEFORE UPDATE ON answer_history
+            BEGIN SELECT RAISE(ABORT, 'answer_history is append-only'); END;
+        CREATE TRIGGER answer_history_no_delete BEFORE DELETE ON answer_history
+            BEGIN SELECT RAISE(ABORT, 'answer_history is append-only'); END;
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        """,
+    ),
+]
+
+
+def now() -> str:
+    """UTC timestamp as ISO 8601 text with seconds, the one format the database stores."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def applied(db) -> set[str]:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return {row[0] for row in db.execute("SELECT name FROM _migrations")}
+
+
+def migrate(db) -> list[str]:
+    """Apply every migration not yet applied; return the names applied now."""
+    done = applied(db)
+    ran = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        with transaction(db):
+            # Re-check inside the write lock: another process may have migrated meanwhile.
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
+                continue
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, now()])
+        ran.append(name)
+    return ran
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script into statements, keeping trigger bodies whole."""
+    import sqlite3
+
+    statements, buffer = [], ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

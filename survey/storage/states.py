@@ -1,0 +1,71 @@
+"""The 193 UN Member States shipped with the package, and region groupings over them."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from importlib import resources
+
+from .db import transaction
+
+GROUPINGS = ("un_regional_group", "m49_region", "m49_subregion", "global")
+GROUPING_LABELS = {
+    "un_regional_group": "UN regional group",
+    "m49_region": "M49 region",
+    "m49_subregion": "M49 sub-region",
+    "global": "Global",
+}
+UN_GROUP_LABELS = {
+    "AFRICAN_GROUP": "African Group",
+    "ASIA_PACIFIC_GROUP": "Asia-Pacific Group",
+    "EASTERN_EUROPEAN_GROUP": "Eastern European Group",
+    "GRULAC": "Latin American and Caribbean Group",
+    "WEOG": "Western European and other States Group",
+}
+GLOBAL = "World"
+
+
+@cache
+def reference_states() -> tuple[dict, ...]:
+    """The shipped States reference data (survey/data/states.csv), one dict per State."""
+    text = resources.files("survey").joinpath("data/states.csv").read_text(encoding="utf-8")
+    rows = []
+    for row in csv.DictReader(text.splitlines()):
+        row["m49"] = int(row["m49"])
+        rows.append({k: (v if v != "" else None) if k != "m49" else v for k, v in row.items()})
+    return tuple(rows)
+
+
+def load_states(db) -> int:
+    """Insert or refresh the States table from the shipped reference data; return the count."""
+    rows = reference_states()
+    columns = list(rows[0])
+    sql = (
+        f"INSERT INTO states ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT(iso3) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in columns[1:])}"
+    )
+    with transaction(db):
+        db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
+    return len(rows)
+
+
+def state_name(state: dict, lang: str = "en") -> str:
+    return state.get(f"name_{lang}") or state["name_en"]
+
+
+def region_label(grouping: str, region: str) -> str:
+    if grouping == "un_regional_group":
+        return UN_GROUP_LABELS.get(region, region)
+    return region
+
+
+def region_expression(grouping: str) -> str:
+    """SQL expression over the `states` table giving the region of a State in a grouping."""
+    if grouping not in GROUPINGS:
+        raise ValueError(f"unknown grouping '{grouping}'; use one of {', '.join(GROUPINGS)}")
+    return f"'{GLOBAL}'" if grouping == "global" else f"states.{grouping}"
+
+
+def regions(db, grouping: str) -> list[str]:
+    expr = region_expression(grouping)
+    return [r[0] for r in db.execute(f"SELECT DISTINCT {expr} FROM states ORDER BY 1")]

@@ -1,0 +1,138 @@
+"""The web application: factory, security headers, error pages; one blueprint per area."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ..questionnaire import get_questionnaire
+from ..storage import database_path, instance_path
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, else a random key generated once and kept in the instance."""
+    env = os.environ.get("SURVEY_SECRET_KEY")
+    if env:
+        return env
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    config = dict(config or {})
+    db_file = Path(config.get("DATABASE") or database_path())
+    instance = Path(
+        config.get("INSTANCE_PATH")
+        or (db_file.parent if config.get("DATABASE") else instance_path())
+    )
+    app.config.update(
+        DATABASE=str(db_file),
+        QUESTIONNAIRE_DIR=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Secure cookies whenever the app is reached over HTTPS (set SURVEY_HTTPS=1 behind a proxy).
+        SESSION_COOKIE_SECURE=os.environ.get("SURVEY_HTTPS") == "1",
+        SESSION_COOKIE_NAME="survey_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: long pages must still save
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_LOGIN="10 per minute;50 per hour",
+        BASE_URL=None,
+    )
+    app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+
+    from ..storage import connect
+
+    connect(app.config["DATABASE"]).conn.close()  # run migrations once at start-up
+
+    from . import admin, auth, db, fill, review
+
+    db.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(fill.bp)
+    app.register_blueprint(review.bp)
+    app.register_blueprint(admin.bp)
+    for optional in ("reports", "api", "exports"):
+        try:
+            module = __import__(f"survey.web.{optional}", fromlist=["bp"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"survey.web.{optional}":
+                raise
+            continue
+        app.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+
+    @app.before_request
+    def _nonce():
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def _security_headers(response):
+        nonce = getattr(g, "csp_nonce", "")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; "
+            f"script-src 'self' 'nonce-{nonce}'; "
+            # plotly.js inserts <style> elements for its charts; scripts stay strict.
+            "style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if getattr(g, "user", None) is not None:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+            return {"error": exc.name, "message": exc.description}, exc.code
+        return render_template("errors/error.html", error=exc), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):  # never a stack trace for a user
+        app.logger.exception("unhandled error on %s", request.path)
+        if request.path.startswith("/api/"):
+            return {
+                "error": "Internal Server Error",
+                "message": "Something went wrong; nothing was lost.",
+            }, 500
+        return render_template("errors/500.html"), 500
+
+    @app.context_processor
+    def _globals():
+        return {"csp_nonce": getattr(g, "csp_nonce", ""), "user": getattr(g, "user", None)}
+
+    from flask_wtf.csrf import generate_csrf
+
+    app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.jinja_env.globals["url_endpoints"] = app.view_functions
+    app.jinja_env.globals["questionnaire"] = lambda: get_questionnaire(
+        app.config["QUESTIONNAIRE_DIR"]
+    )
+    return app

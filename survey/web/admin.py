@@ -1,0 +1,121 @@
+"""Administration: users (with invitation links) and survey rounds."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from wtforms import SelectChoice
+
+from ..storage.rounds import RoundError, create_round, list_rounds, set_round_status
+from ..storage.users import (
+    UserError,
+    create_invitation,
+    create_user,
+    get_user,
+    list_users,
+    set_active,
+)
+from .auth import roles_required
+from .db import get_db, get_model
+from .forms import BaseForm, RoundForm, UserForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _invite_url(token: str) -> str:
+    return url_for("auth.invite", token=token, _external=True)
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required("admin")
+def users():
+    db = get_db()
+    form = UserForm()
+    form.state.choices = [("", "—")] + [
+        (r["iso3"], f"{r['name_en']} ({r['iso3']})")
+        for r in db.query("SELECT iso3, name_en FROM states ORDER BY name_en")
+    ]
+    invite_link = None
+    if form.validate_on_submit():
+        try:
+            user = create_user(
+                db,
+                form.email.data,
+                form.role.data,
+                state_iso3=form.state.data or None,
+                name=form.name.data or None,
+            )
+        except UserError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            invite_link = _invite_url(create_invitation(db, user["id"]))
+            flash(
+                f"Added {user['email']}. Send them the one-time link below (valid 72 hours).",
+                "info",
+            )
+    return render_template(
+        "admin/users.html",
+        form=form,
+        users=list_users(db),
+        invite_link=invite_link,
+        action_form=BaseForm(),
+    )
+
+
+@bp.route("/users/<int:user_id>/<action>", methods=["POST"])
+@roles_required("admin")
+def user_action(user_id, action):
+    db = get_db()
+    if not BaseForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    user = get_user(db, user_id)
+    if user is None:
+        abort(404)
+    invite_link = None
+    if action == "invite":
+        invite_link = _invite_url(create_invitation(db, user_id))
+        flash(f"New one-time link for {user['email']} (valid 72 hours): {invite_link}", "info")
+    elif action in ("disable", "enable"):
+        set_active(db, user_id, action == "enable")
+        flash(f"{user['email']} is now {'enabled' if action == 'enable' else 'disabled'}.", "info")
+    else:
+        abort(404)
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/rounds", methods=["GET", "POST"])
+@roles_required("admin")
+def rounds():
+    db = get_db()
+    form = RoundForm()
+    existing = list_rounds(db)
+    form.previous.choices = [SelectChoice("", "—")] + [
+        SelectChoice(r["id"], r["title"]) for r in existing
+    ]
+    if form.validate_on_submit():
+        try:
+            create_round(
+                db,
+                form.round_id.data.strip(),
+                get_model(),
+                title=form.title.data or None,
+                previous_round=form.previous.data or None,
+            )
+        except RoundError as exc:
+            form.round_id.errors.append(str(exc))
+        else:
+            flash(f"Round {form.round_id.data} is open.", "info")
+            return redirect(url_for("admin.rounds"))
+    return render_template("admin/rounds.html", form=form, rounds=existing, action_form=BaseForm())
+
+
+@bp.route("/rounds/<round_id>/<action>", methods=["POST"])
+@roles_required("admin")
+def round_action(round_id, action):
+    if not BaseForm().validate_on_submit() or action not in ("open", "close"):
+        abort(400)
+    try:
+        set_round_status(get_db(), round_id, "open" if action == "open" else "closed")
+    except RoundError as exc:
+        abort(400, str(exc))
+    flash(f"Round {round_id} is now {'open' if action == 'open' else 'closed'}.", "info")
+    return redirect(url_for("admin.rounds"))

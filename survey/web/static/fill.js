@@ -1,0 +1,110 @@
+// Chapter pages: live relevance (the server decides the same without JavaScript) and background
+// autosave of unsaved changes, with a copy kept in this browser until the server confirms it.
+(function () {
+  "use strict";
+  const form = document.getElementById("chapter-form");
+  if (!form) return;
+  const status = document.getElementById("autosave-status");
+  const storageKey = "survey-unsaved:" + location.pathname;
+
+  function answersOf(section) {
+    const answers = {};
+    section.querySelectorAll("fieldset[data-question]").forEach((fs) => {
+      const q = fs.dataset.question;
+      const inputs = fs.querySelectorAll("input[type=radio], input[type=checkbox]:not([name=keep_theirs])");
+      if (inputs.length) {
+        const picked = Array.from(inputs).filter((i) => i.checked).map((i) => i.value);
+        const multiple = inputs[0].type === "checkbox";
+        answers[q] = multiple ? picked : (picked[0] || null);
+      } else {
+        const t = fs.querySelector("textarea");
+        answers[q] = t && t.value.trim() ? t.value : null;
+      }
+    });
+    return answers;
+  }
+
+  function holds(rule, answers) {
+    if (rule.op === "and") return rule.parts.every((p) => holds(p, answers));
+    if (rule.op === "or") return rule.parts.some((p) => holds(p, answers));
+    if (rule.op === "not") return !holds(rule.parts[0], answers);
+    const v = answers[rule.q];
+    const empty = v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length);
+    if (rule.op === "answered") return !empty;
+    if (empty) return false;
+    const picked = Array.isArray(v) ? v : [v];
+    const hit = picked.some((c) => rule.codes.includes(c));
+    return rule.op === "==" || rule.op === "in" ? hit : !hit;
+  }
+
+  function applyRelevance(section) {
+    const rules = JSON.parse(section.dataset.rules || "{}");
+    const answers = answersOf(section);
+    const shown = {};
+    section.querySelectorAll("fieldset[data-question]").forEach((fs) => {
+      const rule = rules[fs.dataset.question];
+      const visible = !rule || holds(rule, shown);
+      fs.hidden = !visible;
+      if (visible) shown[fs.dataset.question] = answers[fs.dataset.question];
+    });
+  }
+
+  form.querySelectorAll("section[data-provision]").forEach((section) => {
+    section.addEventListener("change", () => applyRelevance(section));
+    applyRelevance(section);
+  });
+
+  if (form.dataset.autosave !== "on") return;
+  let dirty = false, timer = null, saving = false;
+
+  function say(text) { if (status) status.textContent = text; }
+
+  function keepLocally() {
+    try { localStorage.setItem(storageKey, JSON.stringify(Array.from(new FormData(form).entries()))); } catch (e) { /* storage full or off */ }
+  }
+
+  async function save() {
+    if (!dirty || saving) return;
+    saving = true; dirty = false;
+    say("Saving…");
+    try {
+      const resp = await fetch(location.pathname, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: { "X-Autosave": "1", "Accept": "application/json" },
+      });
+      const data = await resp.json().catch(() => ({}));
+      if (data.tokens) {
+        Object.entries(data.tokens).forEach(([name, token]) => {
+          const input = form.querySelector('input[type=hidden][name="' + CSS.escape(name) + '"]');
+          if (input) input.value = token;
+        });
+      }
+      if (resp.ok) {
+        localStorage.removeItem(storageKey);
+        say("All changes saved at " + new Date().toLocaleTimeString() + ".");
+      } else if (resp.status === 401) {
+        dirty = true;
+        say("Your session has expired. Press Save: you will be asked to log in and your changes will be kept.");
+      } else if (resp.status === 409 && data.conflicts) {
+        say("Someone else changed an answer on this page. Press Save to see both versions and choose.");
+      } else if (resp.status === 422) {
+        say("Some answers could not be saved. Press Save to see which.");
+      } else {
+        dirty = true;
+        say(data.message || "Not saved yet; will retry. Your changes are kept in this browser.");
+      }
+    } catch (e) {
+      dirty = true;
+      say("Offline? Not saved yet; will retry. Your changes are kept in this browser.");
+    } finally {
+      saving = false;
+      if (dirty) schedule(15000);
+    }
+  }
+
+  function schedule(ms) { clearTimeout(timer); timer = setTimeout(save, ms); }
+  form.addEventListener("input", () => { dirty = true; keepLocally(); say("Unsaved changes…"); schedule(3000); });
+  form.addEventListener("change", () => { dirty = true; keepLocally(); schedule(1500); });
+  form.addEventListener("submit", () => { clearTimeout(timer); localStorage.removeItem(storageKey); });
+  window.addEventListener("beforeunload", (e) => { if (dirty) { keepLocally(); e.preventDefault(); e.returnValue = ""; } });
+})();

@@ -1,0 +1,320 @@
+"""The web questionnaire: login, drafts, conflicts, history, submission workflow and State scoping."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from survey.storage.responses import find_response, history, load_answers
+from survey.storage.rounds import set_state_instruments
+
+CHAPTER = "/fill/{round}/TIP/general_provisions"
+TOKEN = re.compile(r'name="TIP-5\.(\w+)\.v" value="([^"]*)"')
+
+
+def tip5(**answers):
+    data = {"TIP-5.present": "1"}
+    for question, value in answers.items():
+        data[f"TIP-5.{question}"] = value
+    return data
+
+
+def tokens(page_text: str) -> dict:
+    return {f"TIP-5.{q}.v": v for q, v in TOKEN.findall(page_text)}
+
+
+@pytest.fixture
+def ken(actions, people):
+    response = actions.login("ken@example.org")
+    assert response.status_code == 302
+    return actions
+
+
+def test_login_lands_on_the_questionnaire_and_logout_ends_the_session(client, actions, people):
+    assert client.get("/fill/").status_code == 302
+    response = actions.login("ken@example.org")
+    assert response.headers["Location"] == "/"
+    page = client.get("/fill/")
+    assert page.status_code == 200
+    assert "Kenya" in page.get_data(as_text=True)
+    stolen = client.get_cookie("survey_session").value
+    assert actions.logout().status_code == 302
+    assert client.get("/fill/").status_code == 302
+    # A copy of the old cookie is useless after logout: the server-side session is gone.
+    client.set_cookie("survey_session", stolen)
+    assert client.get("/fill/").status_code == 302
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(actions, people):
+    wrong = actions.login("ken@example.org", "wrong password!!")
+    unknown = actions.login("nobody@example.org", "wrong password!!")
+    assert wrong.status_code == unknown.status_code == 400
+    assert "Email or password is not correct." in wrong.get_data(as_text=True)
+    assert "Email or password is not correct." in unknown.get_data(as_text=True)
+
+
+def test_login_rotates_the_session(login_as, actions, people, client):
+    actions.csrf("/login")
+    before = client.get_cookie("survey_session").value
+    actions.login("ken@example.org")
+    assert client.get_cookie("survey_session").value != before
+
+
+def test_respondent_saves_a_draft_with_any_subset_and_sees_it_after_reload(ken, client, round_id, db):
+    url = CHAPTER.format(round=round_id)
+    response = ken.post(url, tip5(compliance="partly", measures="Penal Code s. 12 (2010)"))
+    assert response.status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert 'value="partly" checked' in page
+    assert "Penal Code s. 12 (2010)" in page
+    # Relevance: steps and TA questions are shown now that compliance is 'partly'.
+    assert re.search(r'id="f-TIP-5\.steps" data-question="steps">', page)
+    assert re.search(r'id="f-TIP-5\.ta_types" data-question="ta_types" hidden', page)
+    stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
+    assert stored["compliance"].value == "partly"
+
+
+def test_invalid_choice_is_reported_next_to_the_field_and_the_rest_is_saved(ken, client, round_id, db):
+    url = CHAPTER.format(round=round_id)
+    response = ken.post(url, tip5(compliance="maybe", measures="Law 5/2011"))
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "Some answers were not saved" in text
+    assert "&#39;maybe&#39; is not one of yes, partly, no, na" in text
+    stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
+    assert stored["measures"].value == "Law 5/2011"
+    assert "compliance" not in stored
+
+
+def test_post_without_csrf_token_is_rejected(ken, client, round_id, db):
+    response = client.post(CHAPTER.format(round=round_id), data=tip5(compliance="yes"))
+    assert response.status_code == 400
+    assert find_response(db, round_id, "KEN") is None
+
+
+def test_history_records_each_change(ken, client, round_id, db):
+    url = CHAPTER.format(round=round_id)
+    ken.post(url, tip5(compliance="no"))
+    ken.post(url, tip5(compliance="partly", measures="Draft bill"))
+    rows = history(db, find_response(db, round_id, "KEN")["id"], "TIP-5")
+    changes = [(r["question"], r["old_value"], r["new_value"], r["changed_by_email"]) for r in rows]
+    assert ("compliance", None, "no", "ken@example.org") in changes
+    assert ("compliance", "no", "partly", "ken@example.org") in changes
+    assert ("measures", None, "Draft bill", "ken@example.org") in changes
+    page = client.get(f"/fill/{round_id}/history/TIP-5").get_data(as_text=True)
+    assert "Draft bill" in page and "Partly" in page
+
+
+def test_concurrent_edit_is_a_conflict_that_loses_neither_answer(login_as, people, round_id, db):
+    first, second = login_as("ken@example.org"), login_as("ken2@example.org")
+    url = CHAPTER.format(round=round_id)
+    first.post(url, tip5(compliance="no"))
+    page_first = first.client.get(url).get_data(as_text=True)
+    page_second = second.client.get(url).get_data(as_text=True)
+    # Both officials have the page open; the first saves 'yes', then the second saves 'partly'.
+    assert first.post(url, {**tip5(compliance="yes"), **tokens(page_first)}).status_code == 302
+    clash = second.post(url, {**tip5(compliance="partly", measures="Act 7"), **tokens(page_second)})
+    assert clash.status_code == 409
+    text = clash.get_data(as_text=True)
+    assert "changed by ken@example.org" in text
+    assert "Their version" in text and "Yes, fully" in text
+    response_id = find_response(db, round_id, "KEN")["id"]
+    stored = load_answers(db, response_id)["TIP-5"]
+    assert stored["compliance"].value == "yes"  # the first save was not overwritten
+    assert stored["measures"].value == "Act 7"  # the rest of the second save went through
+    # The second official chooses their own version by saving again from the conflict page.
+    resolved = second.post(url, {**tip5(compliance="partly", measures="Act 7"), **tokens(text)})
+    assert resolved.status_code == 302
+    assert load_answers(db, response_id)["TIP-5"]["compliance"].value == "partly"
+    values = [r["new_value"] for r in history(db, response_id, "TIP-5") if r["question"] == "compliance"]
+    assert values == ["partly", "yes", "no"]
+
+
+def test_an_untouched_field_never_overwrites_a_newer_answer(login_as, people, round_id, db):
+    first, second = login_as("ken@example.org"), login_as("ken2@example.org")
+    url = CHAPTER.format(round=round_id)
+    page_second = second.client.get(url).get_data(as_text=True)
+    first.post(url, tip5(compliance="yes"))
+    # The second official only types a law; their (empty) compliance is not a change.
+    response = second.post(url, {**tip5(measures="Act 9"), **tokens(page_second)})
+    assert response.status_code == 302
+    stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
+    assert stored["compliance"].value == "yes"
+    assert stored["measures"].value == "Act 9"
+
+
+def test_expired_session_keeps_the_post_and_saves_it_after_login(client, actions, people, round_id, db):
+    url = CHAPTER.format(round=round_id)
+    response = client.post(url, data=tip5(compliance="no", measures="Typed before the time-out"))
+    assert response.status_code == 401
+    text = response.get_data(as_text=True)
+    assert "Your session has expired" in text
+    replay = re.search(r'name="replay" type="hidden" value="([^"]+)"', text).group(1)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text).group(1)
+    after = client.post(
+        "/login",
+        data={"email": "ken@example.org", "password": "correct horse battery", "csrf_token": csrf, "replay": replay, "next": url},
+    )
+    assert after.status_code == 302
+    stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
+    assert stored["measures"].value == "Typed before the time-out"
+
+
+def test_autosave_returns_json_and_new_tokens(ken, client, round_id):
+    url = CHAPTER.format(round=round_id)
+    response = ken.post(url, tip5(compliance="yes"), headers={"X-Autosave": "1"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["saved"] == ["TIP-5.compliance"]
+    assert body["tokens"]["TIP-5.compliance.v"].startswith("1:")
+
+
+def test_autosave_after_session_expiry_asks_to_log_in(client, people, round_id):
+    response = client.post(CHAPTER.format(round=round_id), data=tip5(compliance="yes"), headers={"X-Autosave": "1"})
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "login_required"
+
+
+def fill_all_tip(actions, round_id, model):
+    for chapter in model.instrument("TIP").chapters:
+        data = {}
+        for p in chapter.provisions:
+            data.update({f"{p.id}.present": "1", f"{p.id}.compliance": "yes", f"{p.id}.measures": f"Law for {p.id}"})
+        response = actions.post(f"/fill/{round_id}/TIP/{chapter.id}", data)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def test_submission_lists_missing_answers_then_submits_and_locks(ken, client, round_id, db, questionnaire):
+    set_state_instruments(db, round_id, "KEN", ["TIP"])
+    ken.post(CHAPTER.format(round=round_id), tip5(compliance="no"))
+    response = ken.post(f"/fill/{round_id}/submit", {})
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "required answers still missing" in text
+    assert f'href="/fill/{round_id}/TIP/general_provisions#f-TIP-5.steps"' in text
+    assert "TIP-6-1" in text
+    fill_all_tip(ken, round_id, questionnaire)
+    response = ken.post(f"/fill/{round_id}/submit", {})
+    assert response.status_code == 302
+    assert find_response(db, round_id, "KEN")["status"] == "submitted"
+    locked = ken.post(CHAPTER.format(round=round_id), tip5(compliance="no"))
+    assert locked.status_code == 409
+    assert load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]["compliance"].value == "yes"
+
+
+def test_analyst_returns_with_comment_and_respondent_can_edit_and_resubmit(login_as, ken, client, round_id, db, questionnaire):
+    set_state_instruments(db, round_id, "KEN", ["TIP"])
+    fill_all_tip(ken, round_id, questionnaire)
+    assert ken.post(f"/fill/{round_id}/submit", {}).status_code == 302
+    analyst = login_as("analyst@example.org")
+    url = f"/responses/{round_id}/KEN/"
+    no_comment = analyst.post(url, {"action": "return", "comment": ""})
+    assert "a comment is required" in analyst.client.get(url).get_data(as_text=True) or no_comment.status_code == 200
+    assert find_response(db, round_id, "KEN")["status"] == "submitted"
+    analyst.post(url, {"action": "return", "comment": "Please cite the 2019 amendment for TIP-5."})
+    assert find_response(db, round_id, "KEN")["status"] == "returned"
+    overview = client.get(f"/fill/{round_id}/").get_data(as_text=True)
+    assert "Please cite the 2019 amendment for TIP-5." in overview
+    assert ken.post(CHAPTER.format(round=round_id), tip5(measures="Law as amended 2019")).status_code == 302
+    assert ken.post(f"/fill/{round_id}/submit", {}).status_code == 302
+    analyst.post(url, {"action": "validate", "comment": ""})
+    assert find_response(db, round_id, "KEN")["status"] == "validated"
+
+
+def test_cross_referenced_answer_can_be_copied_in(ken, client, round_id, db, questionnaire):
+    # SOM-12 and TIP-12 (security and control of documents) are cross-referenced.
+    target = next(p for p in questionnaire.provisions.values() if p.id.startswith("SOM-12"))
+    source = next(p for p in questionnaire.related(target.id) if p.id.startswith("TIP-12"))
+    chapter = questionnaire.chapter_of(source)
+    ken.post(
+        f"/fill/{round_id}/TIP/{chapter.id}",
+        {f"{source.id}.present": "1", f"{source.id}.compliance": "partly", f"{source.id}.measures": "Passport Act"},
+    )
+    target_chapter = questionnaire.chapter_of(target)
+    page_url = f"/fill/{round_id}/SOM/{target_chapter.id}"
+    page = client.get(page_url).get_data(as_text=True)
+    assert f"Your State answered the related provision <strong>{source.id}</strong>" in page
+    response = ken.post(f"/fill/{round_id}/copy/{target.id}", {"source": source.id}, form_url=page_url)
+    assert response.status_code == 302
+    copied = load_answers(db, find_response(db, round_id, "KEN")["id"])[target.id]
+    assert copied["measures"].value == "Passport Act"
+    assert history(db, find_response(db, round_id, "KEN")["id"], target.id)[0]["source"] == f"copy:{source.id}"
+
+
+def test_new_round_can_start_from_last_submitted_answers(ken, client, round_id, db, questionnaire):
+    from survey.storage.responses import change_status
+    from survey.storage.rounds import create_round
+
+    set_state_instruments(db, round_id, "KEN", ["TIP"])
+    fill_all_tip(ken, round_id, questionnaire)
+    change_status(db, find_response(db, round_id, "KEN")["id"], "submitted", user_id=None)
+    create_round(db, "next", questionnaire, previous_round=round_id, instruments=["TIP"])
+    page = client.get("/fill/next/").get_data(as_text=True)
+    assert f"Start from my answers of {round_id}" in page
+    assert ken.post("/fill/next/prefill", {}, form_url="/fill/next/").status_code == 302
+    answers = load_answers(db, find_response(db, "next", "KEN")["id"])
+    assert answers["TIP-5"]["measures"].value == "Law for TIP-5"
+
+
+def test_profile_and_print_show_the_states_answers(ken, client, round_id, db, questionnaire):
+    ken.post(CHAPTER.format(round=round_id), tip5(compliance="no", ta_needed="yes", ta_types="legal_advice"))
+    profile = client.get(f"/fill/{round_id}/profile").get_data(as_text=True)
+    assert "TIP-5" in profile and "Legal advice" in profile
+    printed = client.get(f"/fill/{round_id}/print").get_data(as_text=True)
+    assert "print.css" in printed and "No" in printed
+
+
+ANALYST_URLS = ["/responses/{round}/", "/responses/{round}/FRA/", "/responses/{round}/FRA/TIP/general_provisions", "/responses/{round}/FRA/history/TIP-5", "/responses/{round}/FRA/profile", "/responses/{round}/FRA/print"]
+
+
+@pytest.mark.parametrize("template", ANALYST_URLS)
+def test_respondent_cannot_open_another_states_response(login_as, people, round_id, db, template):
+    fra = login_as("fra@example.org")
+    fra.post(CHAPTER.format(round=round_id), tip5(compliance="no", measures="Secret French draft"))
+    ken = login_as("ken@example.org")
+    response = ken.client.get(template.format(round=round_id))
+    assert response.status_code == 404
+    assert "Secret French draft" not in response.get_data(as_text=True)
+
+
+def test_respondent_pages_only_ever_show_their_own_state(login_as, people, round_id):
+    fra = login_as("fra@example.org")
+    fra.post(CHAPTER.format(round=round_id), tip5(compliance="no", measures="Secret French draft"))
+    ken = login_as("ken@example.org")
+    for url in [CHAPTER, "/fill/{round}/history/TIP-5", "/fill/{round}/print", "/fill/{round}/submit", "/fill/{round}/"]:
+        text = ken.client.get(url.format(round=round_id) + "?state=FRA&state_iso3=FRA").get_data(as_text=True)
+        assert "Secret French draft" not in text
+    # A forged form field naming another State changes nothing for that State.
+    ken.post(CHAPTER.format(round=round_id), {**tip5(compliance="yes"), "state": "FRA", "state_iso3": "FRA"})
+    text = fra.client.get(CHAPTER.format(round=round_id)).get_data(as_text=True)
+    assert 'value="no" checked' in text
+
+
+def test_invitation_link_sets_the_password_once(client, db, actions):
+    from survey.storage.users import create_invitation, create_user
+
+    user = create_user(db, "new@example.org", "respondent", state_iso3="PER")
+    token = create_invitation(db, user["id"])
+    url = f"/invite/{token}"
+    response = actions.post(url, {"password": "a new long password", "confirm": "a new long password"})
+    assert response.status_code == 302
+    assert client.get("/fill/").status_code == 200
+    assert client.get(url).status_code == 404  # used once
+
+
+def test_admin_adds_a_user_and_gets_an_invitation_link(login_as, people):
+    admin = login_as("boss@example.org")
+    response = admin.post("/admin/users", {"email": "focal@example.org", "role": "respondent", "state": "KEN", "name": "Focal"})
+    text = response.get_data(as_text=True)
+    assert "One-time invitation link" in text
+    assert re.search(r"http://localhost/invite/[\w-]+", text)
+
+
+@pytest.mark.real_hashing
+def test_passwords_are_stored_as_scrypt_hashes(db):
+    from survey.storage.users import create_user
+
+    user = create_user(db, "hash@example.org", "analyst", password="a long enough password")
+    assert user["password_hash"].startswith("scrypt:")
+    assert "a long enough password" not in user["password_hash"]
