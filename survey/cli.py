@@ -306,6 +306,71 @@ def users_list(db_path):
         click.echo(f"{u['role']:<11} {state:<4} {u['email']}{active}")
 
 
+@main.command()
+@db_option
+@click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
+@click.option(
+    "--grouping",
+    default="un_regional_group",
+    show_default=True,
+    type=click.Choice(["un_regional_group", "m49_region", "m49_subregion", "global"]),
+)
+@click.option("--region", help="One region of the grouping (default: all regions; html needs one).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="File to write ('-' for stdout).",
+)
+def report(db_path, round_id, grouping, region, fmt, output):
+    """Regional priorities as JSON (for scripts) or a standalone HTML report (opens offline)."""
+    from .reports import priority_report
+    from .scoring import regional_priorities
+    from .storage.rounds import get_round
+    from .storage.states import regions
+
+    db = open_db(db_path)
+    model = get_questionnaire()
+    if get_round(db, round_id) is None:
+        raise click.ClickException(f"no round '{round_id}'; see `survey rounds list`")
+    options = regions(db, grouping)
+    if region and region not in options:
+        raise click.ClickException(
+            f"no region '{region}' in {grouping}; valid: {', '.join(options)}"
+        )
+    if fmt == "json":
+        rows = regional_priorities(db, model, round_id, grouping, region=region)
+        text = json.dumps(
+            {"round": round_id, "grouping": grouping, "region": region, "priorities": rows},
+            indent=2,
+        )
+    else:
+        if not region:
+            raise click.ClickException(
+                f"--format html needs --region; one of: {', '.join(options)}"
+            )
+        from .web import create_app
+        from .web.reports import standalone_report
+
+        app = create_app({"DATABASE": str(database_path(db_path))})
+        with app.test_request_context():
+            text = standalone_report(priority_report(db, model, round_id, grouping, region))
+    _write(output, text)
+
+
+def _write(output: str, text: str) -> None:
+    if output == "-":
+        click.echo(text)
+        return
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {output}", err=True)
+
+
 @main.group()
 def tokens():
     """API tokens for analysts' scripts."""

@@ -95,3 +95,189 @@ def index_by(scores, key) -> dict:
     for s in scores:
         groups.setdefault(key(s), []).append(s)
     return {k: state_index(v) for k, v in groups.items()}
+
+
+# -- aggregation in SQL ---------------------------------------------------------------------
+#
+# The SQL below implements the same method as score_provision/state_index above for many States at
+# once. It relies on the standard block's relevance: ta_needed, ta_types and challenges count only
+# where compliance is 'partly' or 'no' (and ta_types only where ta_needed is 'yes').
+
+COUNTED_STATUSES = ("submitted", "validated")
+
+
+def _provisions_temp(db, model) -> None:
+    """A temp table of the questionnaire's provisions with weights and order, built per connection."""
+    conn = db.conn
+    # Rebuilt on every call: a few hundred rows, cheaper than tracking which connection has it.
+    conn.execute("DROP TABLE IF EXISTS temp.q_provisions")
+    conn.execute(
+        "CREATE TEMP TABLE q_provisions (provision_id TEXT PRIMARY KEY, instrument TEXT, chapter TEXT,"
+        " obligation TEXT, weight REAL, ord INTEGER)"
+    )
+    weights = model.scoring.weight
+    conn.executemany(
+        "INSERT INTO temp.q_provisions VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (p.id, p.instrument, p.chapter, p.obligation, weights[p.obligation], p.order)
+            for p in model.provisions.values()
+        ],
+    )
+
+
+def _counted_cte(grouping: str, statuses, round_param: str = ":round") -> tuple[str, dict]:
+    from .storage.states import region_expression
+
+    expr = region_expression(grouping)
+    names = [f":st{i}" for i in range(len(statuses))]
+    sql = f"""counted AS (
+        SELECT r.id AS response_id, r.state_iso3, {expr} AS region
+        FROM responses r JOIN states ON states.iso3 = r.state_iso3
+        WHERE r.round_id = {round_param} AND r.status IN ({", ".join(names)})
+    )"""
+    return sql, {f"st{i}": s for i, s in enumerate(statuses)}
+
+
+def _score_params(model) -> dict:
+    score = model.scoring.score
+    ta = model.scoring.ta
+    return {
+        "s_yes": score["yes"],
+        "s_partly": score["partly"],
+        "s_no": score["no"],
+        "ta_yes": ta["requested"],
+        "ta_no": ta["not_requested"],
+    }
+
+
+SCORED_CTE = """scored AS (
+        SELECT c.region, c.state_iso3, c.response_id, a.provision_id, p.weight, p.ord, p.instrument, p.chapter,
+               CASE a.value WHEN '"yes"' THEN :s_yes WHEN '"partly"' THEN :s_partly ELSE :s_no END AS s,
+               EXISTS (SELECT 1 FROM answers t WHERE t.response_id = a.response_id
+                       AND t.provision_id = a.provision_id AND t.question = 'ta_needed' AND t.value = '"yes"')
+                   AND a.value IN ('"partly"', '"no"') AS ta
+        FROM counted c
+        JOIN answers a ON a.response_id = c.response_id AND a.question = 'compliance'
+        JOIN temp.q_provisions p ON p.provision_id = a.provision_id
+        WHERE a.value IN ('"yes"', '"partly"', '"no"')
+    )"""
+
+
+def scores_rows(db, model, round_id: str, *, statuses=COUNTED_STATUSES, grouping: str = "global"):
+    """One row per (State, scored provision): region, state_iso3, provision_id, score, weight, severity, ta_needed."""
+    _provisions_temp(db, model)
+    counted, params = _counted_cte(grouping, statuses)
+    sql = f"""WITH {counted}, {SCORED_CTE}
+        SELECT region, state_iso3, provision_id, instrument, chapter, s AS score, weight,
+               weight * (1 - s) AS severity, ta AS ta_needed, ord
+        FROM scored ORDER BY state_iso3, ord"""
+    return db.execute(sql, {**params, **_score_params(model), "round": round_id}).fetchall()
+
+
+def regional_priorities(
+    db, model, round_id: str, grouping: str, *, region: str | None = None, statuses=COUNTED_STATUSES
+) -> list[dict]:
+    """The regional aggregate per (region, provision), ranked inside each region (docs/scoring.md)."""
+    _provisions_temp(db, model)
+    counted, params = _counted_cte(grouping, statuses)
+    where = "WHERE region = :region" if region is not None else ""
+    sql = f"""WITH {counted}, {SCORED_CTE},
+        agg AS (
+            SELECT region, provision_id, min(ord) AS ord, count(*) AS n_resp, sum(s < 1) AS n_gap,
+                   avg(s < 1) AS gap_share, avg(ta) AS ta_share,
+                   avg(weight * (1 - s) * CASE WHEN ta THEN :ta_yes ELSE :ta_no END) AS priority
+            FROM scored {where} GROUP BY region, provision_id
+        )
+        SELECT region, provision_id, n_resp, n_gap, gap_share, ta_share, priority,
+               row_number() OVER (PARTITION BY region ORDER BY round(priority, 9) DESC, n_gap DESC, ord) AS rank
+        FROM agg ORDER BY region, rank"""
+    params = {**params, **_score_params(model), "round": round_id, "region": region}
+    cursor = db.execute(sql, params)
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor]
+
+
+def ta_demand(
+    db, model, round_id: str, grouping: str, *, region: str | None = None, statuses=COUNTED_STATUSES
+) -> list[dict]:
+    """Per region, per TA type and per challenge: States selecting it at least once, and selections."""
+    counted, params = _counted_cte(grouping, statuses)
+    where = "AND c.region = :region" if region is not None else ""
+    sql = f"""WITH {counted},
+        gapctx AS (
+            SELECT c.region, c.state_iso3, a.response_id, a.provision_id FROM counted c
+            JOIN answers a ON a.response_id = c.response_id AND a.question = 'compliance'
+                AND a.value IN ('"partly"', '"no"') {where}
+        ),
+        tactx AS (
+            SELECT g.* FROM gapctx g JOIN answers a ON a.response_id = g.response_id
+                AND a.provision_id = g.provision_id AND a.question = 'ta_needed' AND a.value = '"yes"'
+        )
+        SELECT g.region, 'ta_type' AS kind, j.value AS code, count(DISTINCT g.state_iso3) AS n_states, count(*) AS n_selections
+        FROM tactx g JOIN answers a ON a.response_id = g.response_id AND a.provision_id = g.provision_id
+            AND a.question = 'ta_types', json_each(a.value) j
+        GROUP BY g.region, j.value
+        UNION ALL
+        SELECT g.region, 'challenge' AS kind, j.value AS code, count(DISTINCT g.state_iso3), count(*)
+        FROM gapctx g JOIN answers a ON a.response_id = g.response_id AND a.provision_id = g.provision_id
+            AND a.question = 'challenges', json_each(a.value) j
+        GROUP BY g.region, j.value
+        ORDER BY 1, 2, 5 DESC, 3"""
+    cursor = db.execute(sql, {**params, "round": round_id, "region": region})
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor]
+
+
+def chapter_gap_shares(priorities: list[dict], model) -> dict[tuple[str, str], float]:
+    """(region, chapter key) -> pooled gap share (sum n_gap / sum n_resp) for the heatmap."""
+    pooled: dict[tuple[str, str], list[int]] = {}
+    for row in priorities:
+        provision = model.provisions[row["provision_id"]]
+        key = (row["region"], f"{provision.instrument}/{provision.chapter}")
+        acc = pooled.setdefault(key, [0, 0])
+        acc[0] += row["n_gap"]
+        acc[1] += row["n_resp"]
+    return {k: v[0] / v[1] for k, v in pooled.items() if v[1]}
+
+
+def reference_priorities(model, responses: list[dict]) -> list[dict]:
+    """Plain-Python reference of regional_priorities, for tests: responses are
+    {"region", "state", "status", "answers": {provision_id: {question: value}}}."""
+    rows: dict[tuple[str, str], list] = {}
+    ta_factor = model.scoring.ta
+    for response in responses:
+        if response["status"] not in COUNTED_STATUSES:
+            continue
+        for pid, answers in response["answers"].items():
+            provision = model.provisions[pid]
+            s = score_provision(model, provision, answers)
+            if not s.scored:
+                continue
+            factor = ta_factor["requested"] if s.ta_needed else ta_factor["not_requested"]
+            rows.setdefault((response["region"], pid), []).append((s, factor))
+    out = []
+    for (region, pid), items in rows.items():
+        n = len(items)
+        out.append(
+            {
+                "region": region,
+                "provision_id": pid,
+                "n_resp": n,
+                "n_gap": sum(1 for s, _ in items if s.is_gap),
+                "gap_share": sum(1 for s, _ in items if s.is_gap) / n,
+                "ta_share": sum(1 for s, _ in items if s.ta_needed) / n,
+                "priority": sum(s.severity * f for s, f in items) / n,
+                "ord": model.provisions[pid].order,
+            }
+        )
+    ranked = []
+    for region in sorted({r["region"] for r in out}):
+        group = sorted(
+            (r for r in out if r["region"] == region),
+            key=lambda r: (-round(r["priority"], 9), -r["n_gap"], r["ord"]),
+        )
+        for rank, row in enumerate(group, 1):
+            row["rank"] = rank
+            del row["ord"]
+            ranked.append(row)
+    return ranked

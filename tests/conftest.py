@@ -25,9 +25,13 @@ def fast_password_hashing(monkeypatch, request):
     import survey.storage.users as users
 
     monkeypatch.setattr(
-        users, "generate_password_hash", lambda pw: generate_password_hash(pw, method="pbkdf2:sha256:1000")
+        users,
+        "generate_password_hash",
+        lambda pw: generate_password_hash(pw, method="pbkdf2:sha256:1000"),
     )
-    monkeypatch.setattr(users, "_DUMMY_HASH", generate_password_hash("x", method="pbkdf2:sha256:1000"))
+    monkeypatch.setattr(
+        users, "_DUMMY_HASH", generate_password_hash("x", method="pbkdf2:sha256:1000")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +59,15 @@ def db(db_path):
 def people(db):
     """One account per role, and respondents of two States (Kenya and France)."""
     return {
-        "ken": create_user(db, "ken@example.org", "respondent", state_iso3="KEN", password=PASSWORD),
-        "ken2": create_user(db, "ken2@example.org", "respondent", state_iso3="KEN", password=PASSWORD),
-        "fra": create_user(db, "fra@example.org", "respondent", state_iso3="FRA", password=PASSWORD),
+        "ken": create_user(
+            db, "ken@example.org", "respondent", state_iso3="KEN", password=PASSWORD
+        ),
+        "ken2": create_user(
+            db, "ken2@example.org", "respondent", state_iso3="KEN", password=PASSWORD
+        ),
+        "fra": create_user(
+            db, "fra@example.org", "respondent", state_iso3="FRA", password=PASSWORD
+        ),
         "analyst": create_user(db, "analyst@example.org", "analyst", password=PASSWORD),
         "admin": create_user(db, "boss@example.org", "admin", password=PASSWORD),
     }
@@ -104,7 +114,9 @@ class Actions:
 
     def login(self, email, password=PASSWORD):
         token = self.csrf("/login")
-        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
 
     def logout(self):
         page = self.client.get("/")

@@ -14,9 +14,21 @@ from survey.storage.rounds import set_state_instruments
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (apt-get install -y chromium)"),
+    pytest.mark.skipif(
+        not shutil.which("chromium"),
+        reason="Debian's chromium is not installed (apt-get install -y chromium)",
+    ),
 ]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -60,20 +72,31 @@ def test_respondent_answers_saves_reloads_and_submits(page, db, round_id, questi
     page.check('input[name="TIP-5.compliance"][value="partly"]')
     assert page.locator('fieldset[id="f-TIP-5.steps"]').is_visible()
     page.fill('textarea[name="TIP-5.measures"]', "Counter-Trafficking in Persons Act 2010, s. 3")
-    page.fill('textarea[name="TIP-5.steps"]', "Amend s. 3 to cover all forms of exploitation; 12 months.")
+    page.fill(
+        'textarea[name="TIP-5.steps"]', "Amend s. 3 to cover all forms of exploitation; 12 months."
+    )
     page.check('input[name="TIP-5.ta_needed"][value="no"]')
     page.click("button:has-text('Save')")
     page.wait_for_selector("text=Saved:")
     page.screenshot(path=str(tmp_path / "chapter.png"), full_page=False)
     page.reload()
     assert page.locator('input[name="TIP-5.compliance"][value="partly"]').is_checked()
-    assert page.input_value('textarea[name="TIP-5.measures"]') == "Counter-Trafficking in Persons Act 2010, s. 3"
+    assert (
+        page.input_value('textarea[name="TIP-5.measures"]')
+        == "Counter-Trafficking in Persons Act 2010, s. 3"
+    )
 
     # The other TIP provisions are answered already (as if by colleagues), so submission can succeed.
     response = get_or_create_response(db, round_id, "KEN")
     for provision in questionnaire.instrument("TIP").provisions:
         if provision.id != "TIP-5":
-            save_provision(db, response["id"], provision.id, {"compliance": "yes", "measures": "Act"}, user_id=None)
+            save_provision(
+                db,
+                response["id"],
+                provision.id,
+                {"compliance": "yes", "measures": "Act"},
+                user_id=None,
+            )
     page.goto(f"/fill/{round_id}/submit")
     page.click("button:has-text('Submit the self-assessment')")
     page.wait_for_selector("text=your self-assessment is submitted")

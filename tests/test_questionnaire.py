@@ -103,7 +103,9 @@ def test_known_overlaps_are_cross_referenced(questionnaire):
 
 
 def test_regional_cross_references_name_instrument_and_article(questionnaire):
-    external = [r for p in questionnaire.provisions.values() for r in p.cross_references if not r.is_un]
+    external = [
+        r for p in questionnaire.provisions.values() for r in p.cross_references if not r.is_un
+    ]
     codes = {r.instrument for r in external}
     assert {"OECD", "COECRIM", "COECIV", "COETHB"} <= codes
     assert all(r.article and r.title for r in external)
@@ -251,16 +253,23 @@ BROKEN = [
     (
         "missing English",
         MINI_INSTRUMENT.replace(
-            "summary: Make trafficking", "summary:\n          fr: Ériger la traite en infraction.\n        x: Make"
-        ).replace("        x: Make trafficking in persons a criminal offence with all its elements.\n", ""),
+            "summary: Make trafficking",
+            "summary:\n          fr: Ériger la traite en infraction.\n        x: Make",
+        ).replace(
+            "        x: Make trafficking in persons a criminal offence with all its elements.\n", ""
+        ),
         None,
         "tip.yaml: chapters[0].provisions[0].summary: no English ('en') text",
     ),
 ]
 
 
-@pytest.mark.parametrize("case,instrument,shared_patch,expected", BROKEN, ids=[b[0] for b in BROKEN])
-def test_broken_questionnaire_reports_file_path_and_suggestion(qdir, case, instrument, shared_patch, expected):
+@pytest.mark.parametrize(
+    "case,instrument,shared_patch,expected", BROKEN, ids=[b[0] for b in BROKEN]
+)
+def test_broken_questionnaire_reports_file_path_and_suggestion(
+    qdir, case, instrument, shared_patch, expected
+):
     write_mini(qdir, instrument, shared_patch)
     model, problems = check_directory(qdir)
     assert model is None
@@ -311,5 +320,15 @@ def test_show_json_lists_documented_fields(questionnaire):
     from survey.questionnaire.export import provision_dict
 
     row = provision_dict(questionnaire, questionnaire.provisions["UNCAC-15"])
-    assert set(row) >= {"id", "instrument", "article", "title", "chapter", "obligation", "summary", "cross_references", "questions"}
+    assert set(row) >= {
+        "id",
+        "instrument",
+        "article",
+        "title",
+        "chapter",
+        "obligation",
+        "summary",
+        "cross_references",
+        "questions",
+    }
     assert json.dumps(row)

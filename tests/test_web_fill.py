@@ -61,7 +61,9 @@ def test_login_rotates_the_session(login_as, actions, people, client):
     assert client.get_cookie("survey_session").value != before
 
 
-def test_respondent_saves_a_draft_with_any_subset_and_sees_it_after_reload(ken, client, round_id, db):
+def test_respondent_saves_a_draft_with_any_subset_and_sees_it_after_reload(
+    ken, client, round_id, db
+):
     url = CHAPTER.format(round=round_id)
     response = ken.post(url, tip5(compliance="partly", measures="Penal Code s. 12 (2010)"))
     assert response.status_code == 302
@@ -75,7 +77,9 @@ def test_respondent_saves_a_draft_with_any_subset_and_sees_it_after_reload(ken, 
     assert stored["compliance"].value == "partly"
 
 
-def test_invalid_choice_is_reported_next_to_the_field_and_the_rest_is_saved(ken, client, round_id, db):
+def test_invalid_choice_is_reported_next_to_the_field_and_the_rest_is_saved(
+    ken, client, round_id, db
+):
     url = CHAPTER.format(round=round_id)
     response = ken.post(url, tip5(compliance="maybe", measures="Law 5/2011"))
     assert response.status_code == 422
@@ -127,7 +131,9 @@ def test_concurrent_edit_is_a_conflict_that_loses_neither_answer(login_as, peopl
     resolved = second.post(url, {**tip5(compliance="partly", measures="Act 7"), **tokens(text)})
     assert resolved.status_code == 302
     assert load_answers(db, response_id)["TIP-5"]["compliance"].value == "partly"
-    values = [r["new_value"] for r in history(db, response_id, "TIP-5") if r["question"] == "compliance"]
+    values = [
+        r["new_value"] for r in history(db, response_id, "TIP-5") if r["question"] == "compliance"
+    ]
     assert values == ["partly", "yes", "no"]
 
 
@@ -144,7 +150,9 @@ def test_an_untouched_field_never_overwrites_a_newer_answer(login_as, people, ro
     assert stored["measures"].value == "Act 9"
 
 
-def test_expired_session_keeps_the_post_and_saves_it_after_login(client, actions, people, round_id, db):
+def test_expired_session_keeps_the_post_and_saves_it_after_login(
+    client, actions, people, round_id, db
+):
     url = CHAPTER.format(round=round_id)
     response = client.post(url, data=tip5(compliance="no", measures="Typed before the time-out"))
     assert response.status_code == 401
@@ -154,7 +162,13 @@ def test_expired_session_keeps_the_post_and_saves_it_after_login(client, actions
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text).group(1)
     after = client.post(
         "/login",
-        data={"email": "ken@example.org", "password": "correct horse battery", "csrf_token": csrf, "replay": replay, "next": url},
+        data={
+            "email": "ken@example.org",
+            "password": "correct horse battery",
+            "csrf_token": csrf,
+            "replay": replay,
+            "next": url,
+        },
     )
     assert after.status_code == 302
     stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
@@ -171,7 +185,9 @@ def test_autosave_returns_json_and_new_tokens(ken, client, round_id):
 
 
 def test_autosave_after_session_expiry_asks_to_log_in(client, people, round_id):
-    response = client.post(CHAPTER.format(round=round_id), data=tip5(compliance="yes"), headers={"X-Autosave": "1"})
+    response = client.post(
+        CHAPTER.format(round=round_id), data=tip5(compliance="yes"), headers={"X-Autosave": "1"}
+    )
     assert response.status_code == 401
     assert response.get_json()["error"] == "login_required"
 
@@ -180,12 +196,20 @@ def fill_all_tip(actions, round_id, model):
     for chapter in model.instrument("TIP").chapters:
         data = {}
         for p in chapter.provisions:
-            data.update({f"{p.id}.present": "1", f"{p.id}.compliance": "yes", f"{p.id}.measures": f"Law for {p.id}"})
+            data.update(
+                {
+                    f"{p.id}.present": "1",
+                    f"{p.id}.compliance": "yes",
+                    f"{p.id}.measures": f"Law for {p.id}",
+                }
+            )
         response = actions.post(f"/fill/{round_id}/TIP/{chapter.id}", data)
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
 
-def test_submission_lists_missing_answers_then_submits_and_locks(ken, client, round_id, db, questionnaire):
+def test_submission_lists_missing_answers_then_submits_and_locks(
+    ken, client, round_id, db, questionnaire
+):
     set_state_instruments(db, round_id, "KEN", ["TIP"])
     ken.post(CHAPTER.format(round=round_id), tip5(compliance="no"))
     response = ken.post(f"/fill/{round_id}/submit", {})
@@ -200,23 +224,34 @@ def test_submission_lists_missing_answers_then_submits_and_locks(ken, client, ro
     assert find_response(db, round_id, "KEN")["status"] == "submitted"
     locked = ken.post(CHAPTER.format(round=round_id), tip5(compliance="no"))
     assert locked.status_code == 409
-    assert load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]["compliance"].value == "yes"
+    assert (
+        load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]["compliance"].value
+        == "yes"
+    )
 
 
-def test_analyst_returns_with_comment_and_respondent_can_edit_and_resubmit(login_as, ken, client, round_id, db, questionnaire):
+def test_analyst_returns_with_comment_and_respondent_can_edit_and_resubmit(
+    login_as, ken, client, round_id, db, questionnaire
+):
     set_state_instruments(db, round_id, "KEN", ["TIP"])
     fill_all_tip(ken, round_id, questionnaire)
     assert ken.post(f"/fill/{round_id}/submit", {}).status_code == 302
     analyst = login_as("analyst@example.org")
     url = f"/responses/{round_id}/KEN/"
     no_comment = analyst.post(url, {"action": "return", "comment": ""})
-    assert "a comment is required" in analyst.client.get(url).get_data(as_text=True) or no_comment.status_code == 200
+    assert (
+        "a comment is required" in analyst.client.get(url).get_data(as_text=True)
+        or no_comment.status_code == 200
+    )
     assert find_response(db, round_id, "KEN")["status"] == "submitted"
     analyst.post(url, {"action": "return", "comment": "Please cite the 2019 amendment for TIP-5."})
     assert find_response(db, round_id, "KEN")["status"] == "returned"
     overview = client.get(f"/fill/{round_id}/").get_data(as_text=True)
     assert "Please cite the 2019 amendment for TIP-5." in overview
-    assert ken.post(CHAPTER.format(round=round_id), tip5(measures="Law as amended 2019")).status_code == 302
+    assert (
+        ken.post(CHAPTER.format(round=round_id), tip5(measures="Law as amended 2019")).status_code
+        == 302
+    )
     assert ken.post(f"/fill/{round_id}/submit", {}).status_code == 302
     analyst.post(url, {"action": "validate", "comment": ""})
     assert find_response(db, round_id, "KEN")["status"] == "validated"
@@ -229,17 +264,26 @@ def test_cross_referenced_answer_can_be_copied_in(ken, client, round_id, db, que
     chapter = questionnaire.chapter_of(source)
     ken.post(
         f"/fill/{round_id}/TIP/{chapter.id}",
-        {f"{source.id}.present": "1", f"{source.id}.compliance": "partly", f"{source.id}.measures": "Passport Act"},
+        {
+            f"{source.id}.present": "1",
+            f"{source.id}.compliance": "partly",
+            f"{source.id}.measures": "Passport Act",
+        },
     )
     target_chapter = questionnaire.chapter_of(target)
     page_url = f"/fill/{round_id}/SOM/{target_chapter.id}"
     page = client.get(page_url).get_data(as_text=True)
     assert f"Your State answered the related provision <strong>{source.id}</strong>" in page
-    response = ken.post(f"/fill/{round_id}/copy/{target.id}", {"source": source.id}, form_url=page_url)
+    response = ken.post(
+        f"/fill/{round_id}/copy/{target.id}", {"source": source.id}, form_url=page_url
+    )
     assert response.status_code == 302
     copied = load_answers(db, find_response(db, round_id, "KEN")["id"])[target.id]
     assert copied["measures"].value == "Passport Act"
-    assert history(db, find_response(db, round_id, "KEN")["id"], target.id)[0]["source"] == f"copy:{source.id}"
+    assert (
+        history(db, find_response(db, round_id, "KEN")["id"], target.id)[0]["source"]
+        == f"copy:{source.id}"
+    )
 
 
 def test_new_round_can_start_from_last_submitted_answers(ken, client, round_id, db, questionnaire):
@@ -258,14 +302,24 @@ def test_new_round_can_start_from_last_submitted_answers(ken, client, round_id, 
 
 
 def test_profile_and_print_show_the_states_answers(ken, client, round_id, db, questionnaire):
-    ken.post(CHAPTER.format(round=round_id), tip5(compliance="no", ta_needed="yes", ta_types="legal_advice"))
+    ken.post(
+        CHAPTER.format(round=round_id),
+        tip5(compliance="no", ta_needed="yes", ta_types="legal_advice"),
+    )
     profile = client.get(f"/fill/{round_id}/profile").get_data(as_text=True)
     assert "TIP-5" in profile and "Legal advice" in profile
     printed = client.get(f"/fill/{round_id}/print").get_data(as_text=True)
     assert "print.css" in printed and "No" in printed
 
 
-ANALYST_URLS = ["/responses/{round}/", "/responses/{round}/FRA/", "/responses/{round}/FRA/TIP/general_provisions", "/responses/{round}/FRA/history/TIP-5", "/responses/{round}/FRA/profile", "/responses/{round}/FRA/print"]
+ANALYST_URLS = [
+    "/responses/{round}/",
+    "/responses/{round}/FRA/",
+    "/responses/{round}/FRA/TIP/general_provisions",
+    "/responses/{round}/FRA/history/TIP-5",
+    "/responses/{round}/FRA/profile",
+    "/responses/{round}/FRA/print",
+]
 
 
 @pytest.mark.parametrize("template", ANALYST_URLS)
@@ -282,11 +336,22 @@ def test_respondent_pages_only_ever_show_their_own_state(login_as, people, round
     fra = login_as("fra@example.org")
     fra.post(CHAPTER.format(round=round_id), tip5(compliance="no", measures="Secret French draft"))
     ken = login_as("ken@example.org")
-    for url in [CHAPTER, "/fill/{round}/history/TIP-5", "/fill/{round}/print", "/fill/{round}/submit", "/fill/{round}/"]:
-        text = ken.client.get(url.format(round=round_id) + "?state=FRA&state_iso3=FRA").get_data(as_text=True)
+    for url in [
+        CHAPTER,
+        "/fill/{round}/history/TIP-5",
+        "/fill/{round}/print",
+        "/fill/{round}/submit",
+        "/fill/{round}/",
+    ]:
+        text = ken.client.get(url.format(round=round_id) + "?state=FRA&state_iso3=FRA").get_data(
+            as_text=True
+        )
         assert "Secret French draft" not in text
     # A forged form field naming another State changes nothing for that State.
-    ken.post(CHAPTER.format(round=round_id), {**tip5(compliance="yes"), "state": "FRA", "state_iso3": "FRA"})
+    ken.post(
+        CHAPTER.format(round=round_id),
+        {**tip5(compliance="yes"), "state": "FRA", "state_iso3": "FRA"},
+    )
     text = fra.client.get(CHAPTER.format(round=round_id)).get_data(as_text=True)
     assert 'value="no" checked' in text
 
@@ -297,7 +362,9 @@ def test_invitation_link_sets_the_password_once(client, db, actions):
     user = create_user(db, "new@example.org", "respondent", state_iso3="PER")
     token = create_invitation(db, user["id"])
     url = f"/invite/{token}"
-    response = actions.post(url, {"password": "a new long password", "confirm": "a new long password"})
+    response = actions.post(
+        url, {"password": "a new long password", "confirm": "a new long password"}
+    )
     assert response.status_code == 302
     assert client.get("/fill/").status_code == 200
     assert client.get(url).status_code == 404  # used once
@@ -305,7 +372,10 @@ def test_invitation_link_sets_the_password_once(client, db, actions):
 
 def test_admin_adds_a_user_and_gets_an_invitation_link(login_as, people):
     admin = login_as("boss@example.org")
-    response = admin.post("/admin/users", {"email": "focal@example.org", "role": "respondent", "state": "KEN", "name": "Focal"})
+    response = admin.post(
+        "/admin/users",
+        {"email": "focal@example.org", "role": "respondent", "state": "KEN", "name": "Focal"},
+    )
     text = response.get_data(as_text=True)
     assert "One-time invitation link" in text
     assert re.search(r"http://localhost/invite/[\w-]+", text)

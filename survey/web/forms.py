@@ -44,9 +44,7 @@ class CommentForm(BaseForm):
 
 
 class UserForm(BaseForm):
-    email = EmailField(
-        "Email", validators=[DataRequired(), Length(max=254)]
-    )
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     role = SelectField(
         "Role",
@@ -103,7 +101,9 @@ def chapter_form_class(questionnaire, chapter_key: str):
         for question in provision.questions:
             name = field_name(provision.id, question.name)
             choices = (
-                [SelectChoice(c.name, c.label.en) for c in question.choices.choices] if question.choices else []
+                [SelectChoice(c.name, c.label.en) for c in question.choices.choices]
+                if question.choices
+                else []
             )
             if question.type in ("select_one", "yes_no"):
                 field = _LenientRadio(question.label.en, choices=choices, validators=[Optional()])

@@ -1,0 +1,1 @@
+"""Exports: the analyst workbook, the offline questionnaire, CSV and JSON (formula-injection safe)."""

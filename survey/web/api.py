@@ -1,0 +1,60 @@
+"""JSON API for analysts' scripts: the same numbers as the report pages (session or Bearer token)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, jsonify, request
+
+from ..reports import state_scores
+from ..scoring import regional_priorities
+from ..storage.rounds import get_round
+from ..storage.states import GROUPINGS, regions
+from .db import get_db, get_model
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.before_request
+def _analysts_only():
+    if g.user is None:
+        abort(
+            401, "Log in as an analyst or send 'Authorization: Bearer <token>' (survey tokens add)."
+        )
+    if g.user["role"] not in ("analyst", "admin"):
+        abort(404)
+
+
+def _round_or_404(round_id):
+    round_ = get_round(get_db(), round_id)
+    if round_ is None:
+        abort(404, f"No round '{round_id}'.")
+    return round_
+
+
+@bp.route("/rounds/<round_id>/priorities")
+def priorities(round_id):
+    round_ = _round_or_404(round_id)
+    grouping = request.args.get("grouping", "un_regional_group")
+    if grouping not in GROUPINGS:
+        abort(400, f"Unknown grouping '{grouping}'; use one of {', '.join(GROUPINGS)}.")
+    region = request.args.get("region") or None
+    if region is not None and region not in regions(get_db(), grouping):
+        abort(404, f"No region '{region}' in grouping '{grouping}'.")
+    rows = regional_priorities(get_db(), get_model(), round_["id"], grouping, region=region)
+    return jsonify(
+        {
+            "round": round_["id"],
+            "grouping": grouping,
+            "region": region,
+            "count": len(rows),
+            "priorities": rows,
+        }
+    )
+
+
+@bp.route("/rounds/<round_id>/states/<iso3>/scores")
+def scores(round_id, iso3):
+    round_ = _round_or_404(round_id)
+    data = state_scores(get_db(), get_model(), round_["id"], iso3.upper())
+    if data is None:
+        abort(404, f"No response from '{iso3}' in round '{round_id}'.")
+    return jsonify(data)

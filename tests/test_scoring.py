@@ -1,0 +1,283 @@
+"""Scoring: hand-computed expectations, and the SQL aggregation against the Python reference."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from survey.questionnaire import check_directory, default_directory
+from survey.scoring import (
+    reference_priorities,
+    regional_priorities,
+    score_state,
+    state_index,
+    ta_demand,
+)
+from survey.storage import connect, transaction
+from survey.storage.responses import change_status, get_or_create_response, save_provision
+from survey.storage.rounds import create_round
+from survey.storage.states import load_states, region_expression
+
+MINI = """
+instrument: TIP
+title: Trafficking in Persons Protocol
+chapters:
+  - id: one
+    title: Chapter one
+    provisions:
+      - {id: TIP-5, article: 5, title: Criminalization, obligation: mandatory, summary: Make trafficking a crime in domestic law.}
+      - {id: TIP-6, article: 6, title: Assistance, obligation: consider, summary: Consider measures to help and protect victims.}
+  - id: two
+    title: Chapter two
+    provisions:
+      - {id: TIP-7, article: 7, title: Status, obligation: optional, summary: The State may let victims stay on its territory.}
+"""
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    target = tmp_path_factory.mktemp("mini")
+    shutil.copy(default_directory() / "shared.yaml", target / "shared.yaml")
+    (target / "omnibus.yaml").write_text(
+        "id: mini\nversion: '1'\ntitle: Mini\nshared: shared.yaml\ninstruments: [tip.yaml]\n"
+    )
+    (target / "tip.yaml").write_text(textwrap.dedent(MINI))
+    model, problems = check_directory(target)
+    assert problems == []
+    return model
+
+
+@pytest.fixture
+def mdb(tmp_path, mini):
+    db = connect(tmp_path / "s.db")
+    load_states(db)
+    create_round(db, "R1", mini)
+    yield db
+    db.conn.close()
+
+
+def answer(db, model, state, answers_by_provision, status="submitted", round_id="R1"):
+    response = get_or_create_response(db, round_id, state)
+    for pid, answers in answers_by_provision.items():
+        save_provision(db, response["id"], pid, answers, user_id=None)
+    if status != "draft":
+        change_status(db, response["id"], "submitted", user_id=None)
+        if status == "validated":
+            change_status(db, response["id"], "validated", user_id=None)
+    return response
+
+
+# -- State index ---------------------------------------------------------------------------
+
+INDEX_CASES = [
+    # (answers, expected index, scored, applicable)
+    ({"TIP-5": "yes", "TIP-6": "yes", "TIP-7": "yes"}, 100.0, 3, 3),
+    ({"TIP-5": "no", "TIP-6": "yes", "TIP-7": "yes"}, 100 * 0.75 / 1.75, 3, 3),
+    ({"TIP-5": "partly", "TIP-6": "no"}, 100 * 0.5 / 1.5, 2, 3),  # TIP-7 unanswered: left out
+    ({"TIP-5": "partly", "TIP-6": "na", "TIP-7": "no"}, 100 * 0.5 / 1.25, 2, 3),  # na left out
+    ({"TIP-6": "na"}, None, 0, 3),
+]
+
+
+@pytest.mark.parametrize("answers,expected,scored,applicable", INDEX_CASES)
+def test_state_index_with_weights_na_and_unanswered(mini, answers, expected, scored, applicable):
+    values = {pid: {"compliance": c} for pid, c in answers.items()}
+    index = state_index(score_state(mini, values))
+    assert index.scored == scored and index.applicable == applicable
+    if expected is None:
+        assert index.index is None
+    else:
+        assert index.index == pytest.approx(expected)
+    assert index.coverage == pytest.approx(scored / applicable)
+
+
+# -- regional aggregate ----------------------------------------------------------------------
+
+
+def test_region_priority_ranking_with_a_tie(mdb, mini):
+    # Two African States (KEN, NGA), one Western (FRA).
+    answer(
+        mdb,
+        mini,
+        "KEN",
+        {
+            "TIP-5": {"compliance": "no", "ta_needed": "yes", "ta_types": ["legal_advice"]},
+            "TIP-6": {"compliance": "no", "ta_needed": "yes"},
+            "TIP-7": {"compliance": "no", "ta_needed": "yes"},
+        },
+    )
+    answer(
+        mdb,
+        mini,
+        "NGA",
+        {
+            "TIP-5": {"compliance": "yes"},
+            "TIP-6": {"compliance": "partly", "ta_needed": "no"},
+            "TIP-7": {"compliance": "no", "ta_needed": "yes"},
+        },
+    )
+    answer(
+        mdb,
+        mini,
+        "FRA",
+        {"TIP-5": {"compliance": "partly", "ta_needed": "yes"}},
+        status="validated",
+    )
+    rows = regional_priorities(mdb, mini, "R1", "un_regional_group")
+    african = {r["provision_id"]: r for r in rows if r["region"] == "AFRICAN_GROUP"}
+    # TIP-5: KEN g=1 x1.0; NGA g=0  -> priority 0.5, n_gap 1
+    # TIP-6: KEN g=0.5 x1.0 = 0.5; NGA g=0.25 x0.5 = 0.125 -> 0.3125, n_gap 2
+    # TIP-7: KEN 0.25; NGA 0.25 -> 0.25, n_gap 2
+    assert african["TIP-5"]["priority"] == pytest.approx(0.5)
+    assert african["TIP-6"]["priority"] == pytest.approx(0.3125)
+    assert african["TIP-7"]["priority"] == pytest.approx(0.25)
+    assert [african[p]["rank"] for p in ("TIP-5", "TIP-6", "TIP-7")] == [1, 2, 3]
+    assert african["TIP-6"]["gap_share"] == 1.0 and african["TIP-6"]["ta_share"] == 0.5
+    assert african["TIP-5"]["n_resp"] == 2 and african["TIP-5"]["n_gap"] == 1
+    western = [r for r in rows if r["region"] == "WEOG"]
+    assert [(r["provision_id"], r["priority"], r["rank"]) for r in western] == [("TIP-5", 0.5, 1)]
+
+
+def test_tie_on_priority_is_broken_by_gaps_then_questionnaire_order(mdb, mini):
+    # TIP-6 (consider) no+TA: 0.5 ; TIP-5 (mandatory) partly+TA: 0.5 -> same priority, same n_gap.
+    answer(
+        mdb,
+        mini,
+        "KEN",
+        {
+            "TIP-5": {"compliance": "partly", "ta_needed": "yes"},
+            "TIP-6": {"compliance": "no", "ta_needed": "yes"},
+        },
+    )
+    rows = regional_priorities(mdb, mini, "R1", "global")
+    assert [(r["provision_id"], r["rank"]) for r in rows] == [("TIP-5", 1), ("TIP-6", 2)]
+    # A second State with a gap on TIP-6 only raises its n_gap; equal priority now -> TIP-6 first.
+    answer(
+        mdb,
+        mini,
+        "NGA",
+        {
+            "TIP-5": {"compliance": "partly", "ta_needed": "yes"},
+            "TIP-6": {"compliance": "no", "ta_needed": "yes"},
+        },
+    )
+    rows = regional_priorities(mdb, mini, "R1", "global")
+    assert [r["rank"] for r in rows] == [1, 2]
+
+
+def test_drafts_never_count(mdb, mini):
+    answer(mdb, mini, "KEN", {"TIP-5": {"compliance": "no", "ta_needed": "yes"}}, status="draft")
+    assert regional_priorities(mdb, mini, "R1", "global") == []
+    assert ta_demand(mdb, mini, "R1", "global") == []
+
+
+def test_region_with_no_respondents_has_no_ranked_provisions(mdb, mini):
+    answer(mdb, mini, "KEN", {"TIP-5": {"compliance": "no"}})
+    assert regional_priorities(mdb, mini, "R1", "un_regional_group", region="GRULAC") == []
+
+
+def test_ta_demand_counts_states_and_selections(mdb, mini):
+    answer(
+        mdb,
+        mini,
+        "KEN",
+        {
+            "TIP-5": {
+                "compliance": "no",
+                "ta_needed": "yes",
+                "ta_types": ["legal_advice", "capacity_building"],
+                "challenges": ["limited_resources"],
+            },
+            "TIP-6": {"compliance": "no", "ta_needed": "yes", "ta_types": ["legal_advice"]},
+        },
+    )
+    answer(
+        mdb,
+        mini,
+        "NGA",
+        {
+            "TIP-5": {
+                "compliance": "partly",
+                "ta_needed": "no",
+                "ta_types": ["legal_advice"],
+                "challenges": ["limited_resources"],
+            }
+        },
+    )
+    rows = {
+        (r["kind"], r["code"]): (r["n_states"], r["n_selections"])
+        for r in ta_demand(mdb, mini, "R1", "global")
+    }
+    # NGA's ta_types is not relevant (ta_needed = no) and does not count.
+    assert rows[("ta_type", "legal_advice")] == (1, 2)
+    assert rows[("ta_type", "capacity_building")] == (1, 1)
+    assert rows[("challenge", "limited_resources")] == (2, 2)
+
+
+# -- SQL equals the Python reference ---------------------------------------------------------
+
+STATES = ["KEN", "NGA", "FRA", "DEU", "BRA", "IND"]
+compliance = st.sampled_from(["yes", "partly", "no", "na", None])
+provision_answers = st.fixed_dictionaries(
+    {"compliance": compliance, "ta_needed": st.sampled_from(["yes", "no", None])}
+)
+state_response = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["draft", "submitted", "validated"]),
+        "answers": st.fixed_dictionaries(
+            {pid: provision_answers for pid in ("TIP-5", "TIP-6", "TIP-7")}
+        ),
+    }
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    responses=st.lists(state_response, min_size=len(STATES), max_size=len(STATES)),
+    grouping=st.sampled_from(["global", "un_regional_group", "m49_region"]),
+)
+def test_sql_aggregation_equals_python_reference(tmp_path_factory, mini, responses, grouping):
+    db = connect(tmp_path_factory.mktemp("prop") / "p.db")
+    load_states(db)
+    create_round(db, "R1", mini)
+    regions = {
+        row[0]: row[1]
+        for row in db.execute(f"SELECT iso3, {region_expression(grouping)} FROM states")
+    }
+    reference_input = []
+    with transaction(db):
+        for state, response in zip(STATES, responses, strict=True):
+            answers = {
+                pid: {q: v for q, v in a.items() if v is not None}
+                for pid, a in response["answers"].items()
+            }
+            answer(db, mini, state, answers, status=response["status"])
+            reference_input.append(
+                {
+                    "region": regions[state],
+                    "state": state,
+                    "status": response["status"],
+                    "answers": answers,
+                }
+            )
+    expected = reference_priorities(mini, reference_input)
+    actual = regional_priorities(db, mini, "R1", grouping)
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        assert (got["region"], got["provision_id"], got["rank"], got["n_resp"], got["n_gap"]) == (
+            want["region"],
+            want["provision_id"],
+            want["rank"],
+            want["n_resp"],
+            want["n_gap"],
+        )
+        assert got["gap_share"] == pytest.approx(want["gap_share"])
+        assert got["ta_share"] == pytest.approx(want["ta_share"])
+        assert got["priority"] == pytest.approx(want["priority"])
+    db.conn.close()
