@@ -1,0 +1,155 @@
+"""Durability: WAL, foreign keys, append-only history, concurrent saves, backup and restore."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+
+import pytest
+
+from survey.storage import connect
+from survey.storage.backup import BackupError, backup, check_backup, restore
+from survey.storage.responses import get_or_create_response, history, load_answers, save_provision
+
+
+def test_database_runs_in_wal_mode_with_foreign_keys(db):
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute(
+            "INSERT INTO responses (round_id, state_iso3, created_at, updated_at) VALUES ('nope', 'XXX', 'x', 'x')"
+        )
+
+
+def test_answer_history_is_append_only(db, round_id):
+    response = get_or_create_response(db, round_id, "KEN")
+    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("UPDATE answer_history SET new_value = '\"no\"'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("DELETE FROM answer_history")
+
+
+def test_a_failed_multi_row_write_leaves_nothing_behind(db, round_id):
+    response = get_or_create_response(db, round_id, "KEN")
+    from survey.storage import transaction
+
+    with pytest.raises(RuntimeError), transaction(db):
+        save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+        save_provision(db, response["id"], "TIP-6-1", {"compliance": "no"}, user_id=None)
+        raise RuntimeError("disk full")
+    assert load_answers(db, response["id"]) == {}
+    assert history(db, response["id"]) == []
+
+
+def _save_many(db_path, response_id, worker, count):
+    db = connect(db_path, migrate=False)
+    saved = 0
+    for i in range(count):
+        result = save_provision(
+            db, response_id, "TIP-5", {"measures": f"worker {worker} save {i}"}, user_id=None
+        )
+        saved += len(result.changed)
+    db.conn.close()
+    return saved
+
+
+def test_concurrent_saves_from_threads_lose_nothing(db_path, db, round_id):
+    response = get_or_create_response(db, round_id, "KEN")
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda w=w: results.append(_save_many(db_path, response["id"], w, 25))
+        )
+        for w in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(results) == 150
+    rows = history(db, response["id"], "TIP-5")
+    assert len(rows) == 150  # every accepted save is in the history
+    assert {r["new_value"] for r in rows} == {
+        f"worker {w} save {i}" for w in range(6) for i in range(25)
+    }
+
+
+def _process_worker(args):
+    return _save_many(*args)
+
+
+def test_concurrent_saves_from_processes_lose_nothing(db_path, db, round_id):
+    response = get_or_create_response(db, round_id, "KEN")
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(3) as pool:
+        saved = pool.map(_process_worker, [(str(db_path), response["id"], w, 15) for w in range(3)])
+    assert sum(saved) == 45
+    assert len(history(db, response["id"], "TIP-5")) == 45
+
+
+def test_backup_while_writing_and_restore(db_path, db, round_id, tmp_path):
+    response = get_or_create_response(db, round_id, "KEN")
+    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    stop = threading.Event()
+
+    def writer():
+        other = connect(db_path, migrate=False)
+        i = 0
+        while not stop.is_set():
+            save_provision(
+                other, response["id"], "TIP-6-1", {"measures": f"edit {i}"}, user_id=None
+            )
+            i += 1
+        other.conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        target = backup(db_path, tmp_path / "b.db")
+    finally:
+        stop.set()
+        thread.join()
+    counts = check_backup(target)
+    assert counts["answers"] >= 1
+    save_provision(db, response["id"], "TIP-5", {"compliance": "no"}, user_id=None)
+    restore(target, db_path)
+    fresh = connect(db_path, migrate=False)
+    assert load_answers(fresh, response["id"])["TIP-5"]["compliance"].value == "yes"
+    assert (tmp_path / "survey.db.before-restore").exists() or (
+        db_path.parent / "survey.db.before-restore"
+    ).exists()
+    fresh.conn.close()
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"not a database at all", "is not an SQLite database"),
+        (b"SQLite format 3\x00" + b"\x00" * 200, "cannot be read"),
+    ],
+)
+def test_restore_refuses_files_that_are_not_backups(db_path, tmp_path, content, message):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(content)
+    with pytest.raises(BackupError, match=message):
+        restore(bad, db_path)
+
+
+def test_restore_refuses_another_schema(db_path, tmp_path):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE things (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(BackupError, match="not a survey database"):
+        restore(other, db_path)
+
+
+def test_backup_never_overwrites(db_path, tmp_path):
+    target = tmp_path / "b.db"
+    target.write_text("keep me")
+    with pytest.raises(BackupError, match="already exists"):
+        backup(db_path, target)
+    assert target.read_text() == "keep me"
