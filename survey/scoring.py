@@ -150,15 +150,17 @@ def _score_params(model) -> dict:
     }
 
 
-SCORED_CTE = """scored AS (
-        SELECT c.region, c.state_iso3, c.response_id, a.provision_id, p.weight, p.ord, p.instrument, p.chapter,
+# One row per (counted State, scored provision). The covering index answers_by_question
+# (migration 0002) serves both the compliance scan and the ta_needed look-up.
+SCORED_CTE = """scored AS MATERIALIZED (
+        SELECT c.*, a.provision_id, p.weight, p.ord, p.instrument, p.chapter,
                CASE a.value WHEN '"yes"' THEN :s_yes WHEN '"partly"' THEN :s_partly ELSE :s_no END AS s,
-               EXISTS (SELECT 1 FROM answers t WHERE t.response_id = a.response_id
-                       AND t.provision_id = a.provision_id AND t.question = 'ta_needed' AND t.value = '"yes"')
-                   AND a.value IN ('"partly"', '"no"') AS ta
+               a.value != '"yes"' AND t.value IS NOT NULL AS ta
         FROM counted c
-        JOIN answers a ON a.response_id = c.response_id AND a.question = 'compliance'
+        JOIN answers a ON a.question = 'compliance' AND a.response_id = c.response_id
         JOIN temp.q_provisions p ON p.provision_id = a.provision_id
+        LEFT JOIN answers t ON t.question = 'ta_needed' AND t.response_id = a.response_id
+            AND t.provision_id = a.provision_id AND t.value = '"yes"'
         WHERE a.value IN ('"yes"', '"partly"', '"no"')
     )"""
 
@@ -174,27 +176,55 @@ def scores_rows(db, model, round_id: str, *, statuses=COUNTED_STATUSES, grouping
     return db.execute(sql, {**params, **_score_params(model), "round": round_id}).fetchall()
 
 
+def _priorities(db, model, round_id, groupings, region, statuses) -> list[dict]:
+    """Ranked regional aggregates for several groupings in one pass over the answers."""
+    from .storage.states import region_expression
+
+    _provisions_temp(db, model)
+    names = [f":st{i}" for i in range(len(statuses))]
+    columns = ", ".join(f"{region_expression(g)} AS g{i}" for i, g in enumerate(groupings))
+    counted = f"""counted AS (
+        SELECT r.id AS response_id, {columns}
+        FROM responses r JOIN states ON states.iso3 = r.state_iso3
+        WHERE r.round_id = :round AND r.status IN ({", ".join(names)})
+    )"""
+    where = "WHERE {col} = :region" if region is not None else ""
+    parts = [
+        f"""SELECT '{g}' AS grouping, g{i} AS region, provision_id, min(ord) AS ord, count(*) AS n_resp,
+                   sum(s < 1) AS n_gap, avg(s < 1) AS gap_share, avg(ta) AS ta_share,
+                   avg(weight * (1 - s) * CASE WHEN ta THEN :ta_yes ELSE :ta_no END) AS priority
+            FROM scored {where.format(col=f"g{i}")} GROUP BY g{i}, provision_id"""
+        for i, g in enumerate(groupings)
+    ]
+    sql = f"""WITH {counted}, {SCORED_CTE}, agg AS ({" UNION ALL ".join(parts)})
+        SELECT grouping, region, provision_id, n_resp, n_gap, gap_share, ta_share, priority,
+               row_number() OVER (PARTITION BY grouping, region
+                                  ORDER BY round(priority, 9) DESC, n_gap DESC, ord) AS rank
+        FROM agg ORDER BY grouping, region, rank"""
+    params = {f"st{i}": s for i, s in enumerate(statuses)}
+    params.update(_score_params(model), round=round_id, region=region)
+    cursor = db.execute(sql, params)
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
 def regional_priorities(
     db, model, round_id: str, grouping: str, *, region: str | None = None, statuses=COUNTED_STATUSES
 ) -> list[dict]:
     """The regional aggregate per (region, provision), ranked inside each region (docs/scoring.md)."""
-    _provisions_temp(db, model)
-    counted, params = _counted_cte(grouping, statuses)
-    where = "WHERE region = :region" if region is not None else ""
-    sql = f"""WITH {counted}, {SCORED_CTE},
-        agg AS (
-            SELECT region, provision_id, min(ord) AS ord, count(*) AS n_resp, sum(s < 1) AS n_gap,
-                   avg(s < 1) AS gap_share, avg(ta) AS ta_share,
-                   avg(weight * (1 - s) * CASE WHEN ta THEN :ta_yes ELSE :ta_no END) AS priority
-            FROM scored {where} GROUP BY region, provision_id
-        )
-        SELECT region, provision_id, n_resp, n_gap, gap_share, ta_share, priority,
-               row_number() OVER (PARTITION BY region ORDER BY round(priority, 9) DESC, n_gap DESC, ord) AS rank
-        FROM agg ORDER BY region, rank"""
-    params = {**params, **_score_params(model), "round": round_id, "region": region}
-    cursor = db.execute(sql, params)
-    columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor]
+    rows = _priorities(db, model, round_id, [grouping], region, statuses)
+    for row in rows:
+        del row["grouping"]
+    return rows
+
+
+def all_priorities(
+    db, model, round_id: str, *, groupings=None, statuses=COUNTED_STATUSES
+) -> list[dict]:
+    """regional_priorities for every grouping at once (one scan), each row naming its grouping."""
+    from .storage.states import GROUPINGS
+
+    return _priorities(db, model, round_id, list(groupings or GROUPINGS), None, statuses)
 
 
 def ta_demand(

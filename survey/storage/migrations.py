@@ -127,6 +127,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0002_answers_by_question",
+        """
+        -- Covering index for scoring: compliance and ta_needed answers by question, then response.
+        CREATE INDEX answers_by_question ON answers (question, response_id, provision_id, value);
+        """,
+    ),
 ]
 
 
