@@ -371,6 +371,195 @@ def _write(output: str, text: str) -> None:
     click.echo(f"Wrote {output}", err=True)
 
 
+# -- exports and imports ---------------------------------------------------------------------
+
+
+def _export_filters(command):
+    """The filters every analyst export takes (survey.exports.rows.make_filters checks them)."""
+    options = [
+        click.option(
+            "--grouping",
+            type=click.Choice(["un_regional_group", "m49_region", "m49_subregion", "global"]),
+            help="Region grouping (default: every grouping in Priorities and TA demand).",
+        ),
+        click.option("--region", help="Only the States of this region of --grouping."),
+        click.option("--instrument", help="Only this instrument (UNTOC, TIP, SOM, FIR, UNCAC)."),
+        click.option(
+            "--status",
+            "statuses",
+            multiple=True,
+            type=click.Choice(["draft", "submitted", "returned", "validated"]),
+            help="Only responses with this status (repeatable; default: all statuses).",
+        ),
+        click.option("--lang", default="en", show_default=True, help="Language of the labels."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _output_option(command):
+    return click.option(
+        "-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write."
+    )(command)
+
+
+def _run_export(db_path, write, round_id, output, **kwargs):
+    from .exports.rows import ExportError
+
+    db = open_db(db_path)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = write(db, get_questionnaire(), round_id, output, **kwargs)
+    except ExportError as exc:
+        Path(output).unlink(missing_ok=True)
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Wrote {output}", err=True)
+    return result
+
+
+@main.group()
+def export():
+    """Export a round: analyst workbook, offline questionnaire, CSV or JSON."""
+
+
+@export.command("xlsx")
+@db_option
+@click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
+@_export_filters
+@_output_option
+def export_xlsx(db_path, round_id, grouping, region, instrument, statuses, lang, output):
+    """The analyst workbook: About, Codebook, Answers, Wide, Scores, Priorities, TA demand."""
+    from .exports.excel import write_workbook
+
+    counts = _run_export(
+        db_path,
+        write_workbook,
+        round_id,
+        output,
+        grouping=grouping,
+        region=region,
+        instrument=instrument,
+        status=list(statuses) or None,
+        lang=lang,
+    )
+    click.echo(", ".join(f"{sheet}: {n} rows" for sheet, n in counts.items()), err=True)
+
+
+@export.command("offline")
+@db_option
+@click.option("--state", "iso3", required=True, help="ISO3 code of the State.")
+@click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
+@click.option("--lang", default="en", show_default=True, help="Language of the labels.")
+@_output_option
+def export_offline_command(db_path, iso3, round_id, lang, output):
+    """The offline questionnaire of one State, with its current answers filled in."""
+    from .exports.offline import export_offline
+
+    def write(db, model, round_id, out, **kwargs):
+        return export_offline(db, model, round_id, iso3, out, **kwargs)
+
+    rows = _run_export(db_path, write, round_id, output, lang=lang)
+    click.echo(f"{rows} questions for {iso3.upper()}", err=True)
+
+
+@export.command("csv")
+@db_option
+@click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
+@_export_filters
+@_output_option
+def export_csv(db_path, round_id, grouping, region, instrument, statuses, lang, output):
+    """The answers in long format (one row per answer), as in the workbook's Answers sheet."""
+    from .exports.tabular import write_csv
+
+    rows = _run_export(
+        db_path,
+        write_csv,
+        round_id,
+        output,
+        grouping=grouping,
+        region=region,
+        instrument=instrument,
+        status=list(statuses) or None,
+        lang=lang,
+    )
+    click.echo(f"{rows} answer rows", err=True)
+
+
+@export.command("json")
+@db_option
+@click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
+@_export_filters
+@_output_option
+def export_json(db_path, round_id, grouping, region, instrument, statuses, lang, output):
+    """The answers as JSON: the same rows as the CSV, with the round and filters."""
+    from .exports.tabular import write_json
+
+    rows = _run_export(
+        db_path,
+        write_json,
+        round_id,
+        output,
+        grouping=grouping,
+        region=region,
+        instrument=instrument,
+        status=list(statuses) or None,
+        lang=lang,
+    )
+    click.echo(f"{rows} answer rows", err=True)
+
+
+@main.group("import")
+def import_():
+    """Import files filled outside the application."""
+
+
+@import_.command("offline")
+@db_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--state", "iso3", required=True, help="ISO3 code of the State the file is for.")
+@click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
+@click.option("--by", "by_email", help="Record the changes as made by this user (email).")
+@click.option(
+    "--overwrite", is_flag=True, help="Replace answers changed on the web since the download."
+)
+@click.option(
+    "--force", is_flag=True, help="Import even into a submitted response or a closed round."
+)
+def import_offline_command(db_path, file, iso3, round_id, by_email, overwrite, force):
+    """Import a filled offline questionnaire; print every problem and exit 1 if any (nothing saved)."""
+    from .exports.offline import OfflineImportError, import_offline
+    from .storage.users import get_user_by_email
+
+    db = open_db(db_path)
+    user_id = None
+    if by_email:
+        user = get_user_by_email(db, by_email)
+        if user is None:
+            raise click.ClickException(f"no user '{by_email}'")
+        user_id = user["id"]
+    try:
+        result = import_offline(
+            db,
+            get_questionnaire(),
+            round_id,
+            iso3,
+            file,
+            user_id=user_id,
+            overwrite=overwrite,
+            force=force,
+        )
+    except OfflineImportError as exc:
+        for message in exc.messages:
+            click.echo(message, err=True)
+        click.echo(f"{len(exc.messages)} problem(s) in {file}; nothing was imported.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Imported {file} for {iso3.upper()}: {result.changed} answer(s) changed in "
+        f"{result.provisions} provision(s)."
+    )
+
+
 @main.group()
 def tokens():
     """API tokens for analysts' scripts."""
