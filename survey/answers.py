@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from .i18n import _
+
 MAX_TEXT = 100_000  # characters in one text answer; longer answers get a clear error
 
 
@@ -28,8 +30,11 @@ def clean_value(question, raw):
         text = clean_text(str(raw))
         if len(text) > MAX_TEXT:
             raise AnswerError(
-                f"the answer has {len(text):,} characters; the limit is {MAX_TEXT:,}. "
-                "Shorten it or attach the full text to the submission by reference."
+                _(
+                    "the answer has %(n)s characters; the limit is %(limit)s. Shorten it or refer to the full text.",
+                    n=f"{len(text):,}",
+                    limit=f"{MAX_TEXT:,}",
+                )
             )
         return text or None
     codes = question.choices.codes if question.choices else ()
@@ -38,7 +43,9 @@ def clean_value(question, raw):
         chosen = [str(i).strip() for i in items if str(i).strip()]
         bad = [c for c in chosen if c not in codes]
         if bad:
-            raise AnswerError(f"'{bad[0]}' is not one of {', '.join(codes)}")
+            raise AnswerError(
+                _("'%(value)s' is not one of %(valid)s", value=bad[0], valid=", ".join(codes))
+            )
         # Keep the questionnaire's order and drop repeats, so equal answers compare equal.
         return [c for c in codes if c in chosen] or None
     if isinstance(raw, list | tuple):
@@ -49,7 +56,9 @@ def clean_value(question, raw):
     if not value:
         return None
     if value not in codes:
-        raise AnswerError(f"'{value}' is not one of {', '.join(codes)}")
+        raise AnswerError(
+            _("'%(value)s' is not one of %(valid)s", value=value, valid=", ".join(codes))
+        )
     return value
 
 

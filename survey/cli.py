@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .i18n import LANGUAGES
 from .questionnaire import check_directory, default_directory, get_questionnaire
 from .storage import connect, database_path
 
@@ -391,7 +392,13 @@ def _export_filters(command):
             type=click.Choice(["draft", "submitted", "returned", "validated"]),
             help="Only responses with this status (repeatable; default: all statuses).",
         ),
-        click.option("--lang", default="en", show_default=True, help="Language of the labels."),
+        click.option(
+            "--lang",
+            default="en",
+            show_default=True,
+            type=click.Choice(list(LANGUAGES)),
+            help="Language of the labels (codes stay the same).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -450,7 +457,13 @@ def export_xlsx(db_path, round_id, grouping, region, instrument, statuses, lang,
 @db_option
 @click.option("--state", "iso3", required=True, help="ISO3 code of the State.")
 @click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
-@click.option("--lang", default="en", show_default=True, help="Language of the labels.")
+@click.option(
+    "--lang",
+    default="en",
+    show_default=True,
+    type=click.Choice(list(LANGUAGES)),
+    help="Language of the labels (codes stay the same).",
+)
 @_output_option
 def export_offline_command(db_path, iso3, round_id, lang, output):
     """The offline questionnaire of one State, with its current answers filled in."""
@@ -583,6 +596,91 @@ def tokens_add(db_path, email, name):
         raise click.ClickException(str(exc)) from None
     click.echo(token)
     click.echo("Send it as 'Authorization: Bearer <token>'. It is shown only once.", err=True)
+
+
+# -- demo, backups, translations ------------------------------------------------------------
+
+
+@main.command()
+@db_option
+@click.option("--seed", default=2026, show_default=True, type=int, help="Same seed, same dataset.")
+def demo(db_path, seed):
+    """Fill a database with the demo dataset (193 States, two rounds) and print the demo accounts.
+
+    Refuses to run on a database that already has demo data: use a new --db to start over.
+    """
+    from .demo import DemoError, credentials_text, generate_demo
+    from .setup import prepare
+
+    path = database_path(db_path)
+    db, message = prepare(path)
+    try:
+        summary = generate_demo(db, get_questionnaire(), seed=seed)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    if message:
+        click.echo(message)
+    click.echo(credentials_text(summary))
+
+
+@main.command()
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup(db_path, file):
+    """Copy the database to FILE with SQLite's online backup API (safe while the app runs)."""
+    from .storage.backup import BackupError
+    from .storage.backup import backup as run_backup
+
+    path = database_path(db_path)
+    if not path.exists():
+        raise click.ClickException(f"no database at {path}")
+    try:
+        target = run_backup(path, file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backup written to {target}")
+
+
+@main.command()
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+def restore(db_path, file):
+    """Replace the database with a backup FILE (checked first; the old one is kept aside)."""
+    from .storage.backup import BackupError
+    from .storage.backup import restore as run_restore
+
+    path = database_path(db_path)
+    try:
+        counts = run_restore(file, path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Restored {path} from {file}: {counts['responses']} responses, {counts['answers']} answers,"
+        f" {counts['users']} users. The previous database is kept as {path.name}.before-restore."
+    )
+
+
+@main.group()
+def i18n():
+    """Interface translations (gettext catalogs under survey/translations)."""
+
+
+@i18n.command("compile")
+def i18n_compile():
+    """Compile the .po catalogs into .mo files (the app also does this at start-up when needed)."""
+    from .web.i18n import compile_catalogs
+
+    written = compile_catalogs(force=True)
+    click.echo(f"Compiled {len(written)} catalog(s)")
+
+
+@i18n.command("check")
+def i18n_check():
+    """List missing translations per language (same as `questionnaire check --languages`)."""
+    from .i18n_check import report_missing
+
+    if not report_missing(get_questionnaire(), click.echo):
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -59,7 +59,7 @@ def login(page, email):
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", "correct horse battery")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
 
 
 def test_respondent_answers_saves_reloads_and_submits(page, db, round_id, questionnaire, tmp_path):

@@ -286,9 +286,23 @@ def test_sql_aggregation_equals_python_reference(tmp_path_factory, mini, respons
 def test_all_groupings_in_one_pass_equal_each_grouping_alone(mdb, mini):
     from survey.scoring import all_priorities
 
-    answer(mdb, mini, "KEN", {"TIP-5": {"compliance": "no", "ta_needed": "yes"}, "TIP-6": {"compliance": "partly"}})
-    answer(mdb, mini, "FRA", {"TIP-5": {"compliance": "partly"}, "TIP-7": {"compliance": "no", "ta_needed": "yes"}})
+    answer(
+        mdb,
+        mini,
+        "KEN",
+        {"TIP-5": {"compliance": "no", "ta_needed": "yes"}, "TIP-6": {"compliance": "partly"}},
+    )
+    answer(
+        mdb,
+        mini,
+        "FRA",
+        {"TIP-5": {"compliance": "partly"}, "TIP-7": {"compliance": "no", "ta_needed": "yes"}},
+    )
     combined = all_priorities(mdb, mini, "R1")
     for grouping in ("un_regional_group", "m49_region", "m49_subregion", "global"):
         alone = regional_priorities(mdb, mini, "R1", grouping)
-        assert [{k: v for k, v in r.items() if k != "grouping"} for r in combined if r["grouping"] == grouping] == alone
+        assert [
+            {k: v for k, v in r.items() if k != "grouping"}
+            for r in combined
+            if r["grouping"] == grouping
+        ] == alone

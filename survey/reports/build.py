@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
+from ..i18n import _
 from ..scoring import (
     COUNTED_STATUSES,
     chapter_gap_shares,
@@ -16,9 +17,16 @@ from ..scoring import (
 )
 from ..storage.responses import answer_values, find_response, load_answers
 from ..storage.rounds import state_instruments
-from ..storage.states import GROUPING_LABELS, region_expression, region_label
+from ..storage.states import grouping_label, region_expression, region_label
 
 STATUS_ORDER = ("not started", "draft", "returned", "submitted", "validated")
+STATUS_COLORS = {
+    "not started": "#b8c0c8",
+    "draft": "#9ecae1",
+    "returned": "#f0a33a",
+    "submitted": "#3182bd",
+    "validated": "#2e8b57",
+}
 
 
 def _plain(text) -> str:
@@ -59,17 +67,20 @@ def dashboard(db, round_id: str, grouping: str) -> dict:
         "data": [
             {
                 "type": "bar",
-                "name": status,
-                "x": [r["label"] for r in out],
+                "name": _plain(_(status)),
+                "marker": {"color": STATUS_COLORS[status]},
+                "x": [_plain(r["label"]) for r in out],
                 "y": [r[status] for r in out],
             }
             for status in STATUS_ORDER
         ],
         "layout": {
             "barmode": "stack",
-            "title": {"text": "Responses by status and region"},
-            "yaxis": {"title": {"text": "States"}},
-            "legend": {"orientation": "h"},
+            "title": {"text": _plain(_("Responses by status and region"))},
+            "yaxis": {"title": {"text": _plain(_("States"))}},
+            "legend": {"orientation": "h", "y": 1.12, "traceorder": "normal"},
+            "margin": {"b": 140, "t": 100},
+            "xaxis": {"automargin": True},
         },
     }
     return {
@@ -92,7 +103,9 @@ def _ta_labels(model):
     return shared, challenges
 
 
-def priority_report(db, model, round_id: str, grouping: str, region: str, *, top: int = 25) -> dict:
+def priority_report(
+    db, model, round_id: str, grouping: str, region: str, *, top: int = 25, lang: str = "en"
+) -> dict:
     """The ranked provisions of one region with the most requested TA types, and TA demand."""
     rows = regional_priorities(db, model, round_id, grouping, region=region)
     demand = ta_demand(db, model, round_id, grouping, region=region)
@@ -129,7 +142,7 @@ def priority_report(db, model, round_id: str, grouping: str, region: str, *, top
                 "reference": provision.reference,
                 "title": provision.title,
                 "obligation": provision.obligation,
-                "chapter": model.chapter_of(provision).title.en,
+                "chapter": model.chapter_of(provision).title.get(lang),
                 "top_ta_types": ta_by_provision.get(provision.id, [])[:3],
             }
         )
@@ -141,7 +154,7 @@ def priority_report(db, model, round_id: str, grouping: str, region: str, *, top
     return {
         "round": round_id,
         "grouping": grouping,
-        "grouping_label": GROUPING_LABELS[grouping],
+        "grouping_label": grouping_label(grouping),
         "region": region,
         "region_label": region_label(grouping, region),
         "respondents": respondents,
@@ -173,14 +186,18 @@ def priority_report(db, model, round_id: str, grouping: str, region: str, *, top
                     }
                 ],
                 "layout": {
-                    "title": {"text": _plain(f"Top priorities: {region_label(grouping, region)}")},
-                    "xaxis": {"title": {"text": "priority"}},
+                    "title": {
+                        "text": _plain(
+                            _("Top priorities: %(region)s", region=region_label(grouping, region))
+                        )
+                    },
+                    "xaxis": {"title": {"text": _plain(_("Priority"))}},
                     "height": max(320, 22 * len(top_rows) + 120),
                     "margin": {"l": 110},
                 },
             },
-            "ta_demand": _bar(ta_rows, "Technical assistance requested (States)"),
-            "challenges": _bar(challenge_rows, "Challenges reported (States)"),
+            "ta_demand": _bar(ta_rows, _("Technical assistance requested (States)")),
+            "challenges": _bar(challenge_rows, _("Challenges reported (States)")),
         },
     }
 
@@ -198,20 +215,22 @@ def _bar(rows, title):
         ],
         "layout": {
             "title": {"text": _plain(title)},
-            "yaxis": {"title": {"text": "States"}},
+            "yaxis": {"title": {"text": _plain(_("States"))}},
             "margin": {"b": 160},
         },
     }
 
 
-def heatmap(db, model, round_id: str, grouping: str) -> dict:
+def heatmap(db, model, round_id: str, grouping: str, *, lang: str = "en") -> dict:
     """Gap share per region x chapter (pooled over the chapter's provisions)."""
     rows = regional_priorities(db, model, round_id, grouping)
     shares = chapter_gap_shares(rows, model)
     regions = sorted({r for r, _ in shares})
     chapters = [c for c in model.chapters.values()]
     z = [[shares.get((region, c.key)) for c in chapters] for region in regions]
-    labels = [f"{c.instrument} {c.number + '. ' if c.number else ''}{c.title.en}" for c in chapters]
+    labels = [
+        f"{c.instrument} {c.number + '. ' if c.number else ''}{c.title.get(lang)}" for c in chapters
+    ]
     return {
         "round": round_id,
         "grouping": grouping,
@@ -230,15 +249,19 @@ def heatmap(db, model, round_id: str, grouping: str) -> dict:
                     "zmin": 0,
                     "zmax": 1,
                     "colorscale": "YlOrRd",
-                    "hovertemplate": "%{y}<br>%{x}<br>gap share %{z:.0%}<extra></extra>",
-                    "colorbar": {"title": {"text": "gap share"}, "tickformat": ".0%"},
+                    "reversescale": True,  # plotly's YlOrRd runs dark to light; more gaps = darker red
+                    "hovertemplate": "%{y}<br>%{x}<br>"
+                    + _plain(_("Gap share"))
+                    + " %{z:.0%}<extra></extra>",
+                    "colorbar": {"title": {"text": _plain(_("Gap share"))}, "tickformat": ".0%"},
                 }
             ],
             "layout": {
-                "title": {"text": "Share of responding States with a gap, by chapter"},
+                "title": {"text": _plain(_("Share of responding States with a gap, by chapter"))},
                 "height": 260 + 40 * len(regions),
-                "margin": {"b": 260, "l": 200},
-                "xaxis": {"tickangle": -45},
+                "margin": {"b": 40},
+                "xaxis": {"tickangle": -45, "automargin": True},
+                "yaxis": {"automargin": True},
             },
         },
     }

@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ..i18n import _
 from .db import transaction
 from .migrations import now
 
@@ -85,6 +86,15 @@ def load_answers(db, response_id: int, provision_ids=None) -> dict[str, dict[str
     for pid, question, value, version, at, by, email in db.execute(sql, params):
         out[pid][question] = Answer(decode(value), version, at, by, email)
     return out
+
+
+def compliance_answered(db, response_id: int) -> dict[str, dict]:
+    """{provision_id: {"compliance": value}} for the provisions whose compliance is answered (cheap)."""
+    rows = db.execute(
+        "SELECT provision_id, value FROM answers WHERE question = 'compliance' AND response_id = ?",
+        [response_id],
+    )
+    return {pid: {"compliance": decode(value)} for pid, value in rows}
 
 
 def answer_values(answers: dict[str, Answer]) -> dict:
@@ -201,10 +211,12 @@ def change_status(
             raise WorkflowError("no such response")
         from_status = response["status"]
         if (from_status, to_status) not in TRANSITIONS:
-            raise WorkflowError(f"a {from_status} response cannot become {to_status}")
+            raise WorkflowError(
+                _("A %(old)s response cannot become %(new)s.", old=_(from_status), new=_(to_status))
+            )
         if to_status == "returned" and not (comment or "").strip():
             raise WorkflowError(
-                "say what the State should change: a comment is required to return a response"
+                _("Say what the State should change: a comment is required to return a response.")
             )
         stamp = now()
         fields = {"status": to_status, "updated_at": stamp}
@@ -261,7 +273,7 @@ def prefill_from(
             "SELECT 1 FROM answers WHERE response_id = ? LIMIT 1", [response_id]
         ).fetchone():
             raise WorkflowError(
-                "this response already has answers; pre-filling would overwrite them"
+                _("This response already has answers; pre-filling would overwrite them.")
             )
         rows = db.execute(
             "SELECT provision_id, question, value FROM answers WHERE response_id = ?",

@@ -6,21 +6,22 @@ import csv
 from functools import cache
 from importlib import resources
 
+from ..i18n import N_, _
 from .db import transaction
 
 GROUPINGS = ("un_regional_group", "m49_region", "m49_subregion", "global")
 GROUPING_LABELS = {
-    "un_regional_group": "UN regional group",
-    "m49_region": "M49 region",
-    "m49_subregion": "M49 sub-region",
-    "global": "Global",
+    "un_regional_group": N_("UN regional group"),
+    "m49_region": N_("M49 region"),
+    "m49_subregion": N_("M49 sub-region"),
+    "global": N_("Global"),
 }
 UN_GROUP_LABELS = {
-    "AFRICAN_GROUP": "African Group",
-    "ASIA_PACIFIC_GROUP": "Asia-Pacific Group",
-    "EASTERN_EUROPEAN_GROUP": "Eastern European Group",
-    "GRULAC": "Latin American and Caribbean Group",
-    "WEOG": "Western European and other States Group",
+    "AFRICAN_GROUP": N_("African Group"),
+    "ASIA_PACIFIC_GROUP": N_("Asia-Pacific Group"),
+    "EASTERN_EUROPEAN_GROUP": N_("Eastern European Group"),
+    "GRULAC": N_("Latin American and Caribbean Group"),
+    "WEOG": N_("Western European and other States Group"),
 }
 GLOBAL = "World"
 
@@ -54,9 +55,16 @@ def state_name(state: dict, lang: str = "en") -> str:
 
 
 def region_label(grouping: str, region: str) -> str:
+    """A region's name for people (translated when a translator is installed)."""
     if grouping == "un_regional_group":
-        return UN_GROUP_LABELS.get(region, region)
+        return _(UN_GROUP_LABELS[region]) if region in UN_GROUP_LABELS else region
+    if grouping == "global":
+        return _("World")
     return region
+
+
+def grouping_label(grouping: str) -> str:
+    return _(GROUPING_LABELS[grouping]) if grouping in GROUPING_LABELS else grouping
 
 
 def region_expression(grouping: str) -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..i18n import _
 from .db import transaction
 from .migrations import now
 
@@ -30,9 +31,9 @@ def _hash_token(token: str) -> str:
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise UserError(_("The password must have at least %(n)s characters.", n=MIN_PASSWORD))
     if password.strip() != password or not password.strip():
-        raise UserError("the password must not start or end with spaces")
+        raise UserError(_("The password must not start or end with spaces."))
 
 
 def get_user(db, user_id: int) -> dict | None:
@@ -161,7 +162,9 @@ def redeem_invitation(db, token: str, password: str) -> dict:
         user = invitation_user(db, token)
         if user is None:
             raise UserError(
-                "this invitation link is invalid, has expired or was already used; ask for a new one"
+                _(
+                    "This invitation link is invalid, has expired or was already used; ask for a new one."
+                )
             )
         db.execute(
             "UPDATE invitations SET used_at = ? WHERE token_hash = ?", [now(), _hash_token(token)]

@@ -63,10 +63,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     connect(app.config["DATABASE"]).conn.close()  # run migrations once at start-up
 
-    from . import admin, auth, db, fill, review
+    from . import admin, auth, db, fill, i18n, review
 
     db.init_app(app)
     auth.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(fill.bp)
     app.register_blueprint(review.bp)

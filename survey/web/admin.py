@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from ..storage.rounds import RoundError, create_round, list_rounds, set_round_status
@@ -49,7 +50,10 @@ def users():
         else:
             invite_link = _invite_url(create_invitation(db, user["id"]))
             flash(
-                f"Added {user['email']}. Send them the one-time link below (valid 72 hours).",
+                _(
+                    "Added %(email)s. Send them the one-time link below (valid 72 hours).",
+                    email=user["email"],
+                ),
                 "info",
             )
     return render_template(
@@ -66,17 +70,29 @@ def users():
 def user_action(user_id, action):
     db = get_db()
     if not BaseForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     user = get_user(db, user_id)
     if user is None:
         abort(404)
     invite_link = None
     if action == "invite":
         invite_link = _invite_url(create_invitation(db, user_id))
-        flash(f"New one-time link for {user['email']} (valid 72 hours): {invite_link}", "info")
+        flash(
+            _(
+                "New one-time link for %(email)s (valid 72 hours): %(link)s",
+                email=user["email"],
+                link=invite_link,
+            ),
+            "info",
+        )
     elif action in ("disable", "enable"):
         set_active(db, user_id, action == "enable")
-        flash(f"{user['email']} is now {'enabled' if action == 'enable' else 'disabled'}.", "info")
+        flash(
+            _("%(email)s is now enabled.", email=user["email"])
+            if action == "enable"
+            else _("%(email)s is now disabled.", email=user["email"]),
+            "info",
+        )
     else:
         abort(404)
     return redirect(url_for("admin.users"))
@@ -103,7 +119,7 @@ def rounds():
         except RoundError as exc:
             form.round_id.errors.append(str(exc))
         else:
-            flash(f"Round {form.round_id.data} is open.", "info")
+            flash(_("Round %(id)s is open.", id=form.round_id.data), "info")
             return redirect(url_for("admin.rounds"))
     return render_template("admin/rounds.html", form=form, rounds=existing, action_form=BaseForm())
 
@@ -117,5 +133,10 @@ def round_action(round_id, action):
         set_round_status(get_db(), round_id, "open" if action == "open" else "closed")
     except RoundError as exc:
         abort(400, str(exc))
-    flash(f"Round {round_id} is now {'open' if action == 'open' else 'closed'}.", "info")
+    flash(
+        _("Round %(id)s is now open.", id=round_id)
+        if action == "open"
+        else _("Round %(id)s is now closed.", id=round_id),
+        "info",
+    )
     return redirect(url_for("admin.rounds"))

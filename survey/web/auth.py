@@ -20,10 +20,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..i18n import N_
 from ..storage import transaction
 from ..storage.migrations import now
 from ..storage.users import (
@@ -39,7 +41,7 @@ from .forms import InviteForm, LoginForm
 
 bp = Blueprint("auth", __name__)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-LOGIN_FAILED = "Email or password is not correct."
+LOGIN_FAILED = N_("Email or password is not correct.")
 
 
 def init_app(app):
@@ -151,7 +153,9 @@ def login_page_for_expired_post():
     token = replay_token(request.endpoint, dict(request.view_args or {}), form_data)
     form = LoginForm(next=request.path, replay=token)
     flash(
-        "Your session has expired. Log in again: the changes you just made are kept and will be saved.",
+        _(
+            "Your session has expired. Log in again: the changes you just made are kept and will be saved."
+        ),
         "warning",
     )
     return render_template("login.html", form=form, replaying=True), 401
@@ -166,7 +170,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(get_db(), form.email.data, form.password.data)
         if user is None:
-            form.password.errors.append(LOGIN_FAILED)
+            form.password.errors.append(_(LOGIN_FAILED))
         else:
             start_session(user)
             if form.replay.data:
@@ -192,9 +196,9 @@ def logout():
     from .forms import BaseForm
 
     if not BaseForm().validate_on_submit():
-        abort(400, "The logout form expired; reload the page and try again.")
+        abort(400, _("The logout form expired; reload the page and try again."))
     end_session()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -213,7 +217,7 @@ def invite(token):
             form.password.errors.append(str(exc))
         else:
             start_session(user)
-            flash("Your password is set. Welcome.", "info")
+            flash(_("Your password is set. Welcome."), "info")
             return redirect(url_for("auth.home"))
     return render_template("invite.html", form=form, invalid=False, invited=user)
 

@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from ..answers import AnswerError, clean_value
@@ -25,6 +26,7 @@ from ..storage.responses import (
     WorkflowError,
     answer_values,
     change_status,
+    compliance_answered,
     find_response,
     get_or_create_response,
     history,
@@ -38,6 +40,8 @@ from ..storage.states import state_name
 from .auth import login_page_for_expired_post, roles_required
 from .db import get_db, get_model
 from .forms import BaseForm, chapter_form_class, field_name, version_name
+from .i18n import current_language
+from .widgets import provision_header_html, question_html
 
 bp = Blueprint("fill", __name__, url_prefix="/fill")
 
@@ -93,7 +97,7 @@ def overview(round_id=None):
     instruments = state_instruments(db, round_["id"], state["iso3"])
     values = {}
     if response:
-        values = {pid: answer_values(a) for pid, a in load_answers(db, response["id"]).items()}
+        values = compliance_answered(db, response["id"])
     progress = chapter_progress(model, instruments, values)
     previous = None
     if response is None or not values:
@@ -102,7 +106,7 @@ def overview(round_id=None):
         "fill/overview.html",
         round=round_,
         state=state,
-        state_name=state_name(state),
+        state_name=state_name(state, current_language()),
         response=response,
         progress=progress,
         previous=previous,
@@ -117,14 +121,14 @@ def prefill(round_id):
     db, model = get_db(), get_model()
     round_ = _round_or_404(round_id)
     if not BaseForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     state = _state()
     source = previous_submitted(db, state["iso3"], round_["id"])
     if source is None:
         abort(404)
     response = get_or_create_response(db, round_["id"], state["iso3"])
     if not _editable(round_, response):
-        abort(409, "This response can no longer be edited.")
+        abort(409, _("This response can no longer be edited."))
     instruments = state_instruments(db, round_["id"], state["iso3"])
     ids = [p.id for inst in model.instruments if inst.code in instruments for p in inst.provisions]
     try:
@@ -135,7 +139,11 @@ def prefill(round_id):
         flash(str(exc), "error")
     else:
         flash(
-            f"Started from your answers of round {source['round_id']}: {count} answers copied. Review and update them.",
+            _(
+                "Started from your answers of round %(round)s: %(count)s answers copied. Review and update them.",
+                round=source["round_id"],
+                count=count,
+            ),
             "info",
         )
     return redirect(url_for("fill.overview", round_id=round_["id"]))
@@ -290,9 +298,9 @@ def chapter(round_id, instrument, chapter_id):
             ), (409 if conflicts else 422 if errors else 200)
         if not errors and not conflicts:
             flash(
-                f"Saved: {len(saved)} answer(s) changed."
+                _("Saved: %(n)s answer(s) changed.", n=len(saved))
                 if saved
-                else "Saved: nothing had changed.",
+                else _("Saved: nothing had changed."),
                 "info",
             )
             return redirect(
@@ -306,11 +314,7 @@ def chapter(round_id, instrument, chapter_id):
     stored = (
         load_answers(db, response["id"], [p.id for p in chapter_.provisions]) if response else {}
     )
-    values = (
-        {pid: answer_values(a) for pid, a in load_answers(db, response["id"]).items()}
-        if response
-        else {}
-    )
+    values = compliance_answered(db, response["id"]) if response else {}
     return render_chapter(
         model,
         round_,
@@ -364,7 +368,8 @@ def render_chapter(
         editable=_editable(round_, response),
         form=BaseForm(),
         field_name=field_name,
-        version_name=version_name,
+        question_html=question_html,
+        provision_header_html=provision_header_html,
         rules={p.id: _rules(p) for p in chapter_.provisions},
         lambda_link=lambda row: url_for(
             "fill.chapter",
@@ -400,19 +405,22 @@ def replay_chapter_save(args: dict, form: dict):
     instruments = state_instruments(db, round_["id"], state["iso3"]) if round_ else []
     chapter_ = model.chapters.get(f"{args.get('instrument')}/{args.get('chapter_id')}")
     if round_ is None or chapter_ is None or chapter_.instrument not in instruments:
-        flash("You are logged in, but the page you were saving no longer exists.", "warning")
+        flash(_("You are logged in, but the page you were saving no longer exists."), "warning")
         return redirect(url_for("fill.overview"))
     response = get_or_create_response(db, round_["id"], state["iso3"])
     if not _editable(round_, response):
         flash(
-            "You are logged in, but this response is no longer editable; nothing was changed.",
+            _("You are logged in, but this response is no longer editable; nothing was changed."),
             "warning",
         )
         return redirect(url_for("fill.overview", round_id=round_["id"]))
     formdata = MultiDict([(k, v) for k, values in form.items() for v in values])
     saved, errors, conflicts, form_values = save_chapter(model, db, response, chapter_, formdata)
     if not errors and not conflicts:
-        flash(f"Logged in again and saved the {len(saved)} answer(s) you had changed.", "info")
+        flash(
+            _("Logged in again and saved the %(n)s answer(s) you had changed.", n=len(saved)),
+            "info",
+        )
         return redirect(
             url_for(
                 "fill.chapter",
@@ -422,7 +430,7 @@ def replay_chapter_save(args: dict, form: dict):
             )
         )
     stored = load_answers(db, response["id"], [p.id for p in chapter_.provisions])
-    values = {pid: answer_values(a) for pid, a in load_answers(db, response["id"]).items()}
+    values = compliance_answered(db, response["id"])
     return render_chapter(
         model,
         round_,
@@ -446,7 +454,7 @@ def copy_related(round_id, provision_id):
     round_ = _round_or_404(round_id)
     state = _state()
     if not BaseForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+        abort(400, _("The form expired; reload the page and try again."))
     target = model.provisions.get(provision_id)
     source = model.provisions.get(request.form.get("source", ""))
     instruments = state_instruments(db, round_["id"], state["iso3"])
@@ -459,7 +467,7 @@ def copy_related(round_id, provision_id):
         abort(404)
     response = find_response(db, round_["id"], state["iso3"])
     if response is None or not _editable(round_, response):
-        abort(409, "This response cannot be edited now.")
+        abort(409, _("This response cannot be edited now."))
     answers = load_answers(db, response["id"], [source.id]).get(source.id, {})
     current = load_answers(db, response["id"], [target.id]).get(target.id, {})
     values = {q: a.value for q, a in answers.items() if target.question(q) is not None}
@@ -474,7 +482,11 @@ def copy_related(round_id, provision_id):
         source=f"copy:{source.id}",
     )
     flash(
-        f"Copied the answers given for {source.id} into {target.id}. Review and amend them where this provision differs.",
+        _(
+            "Copied the answers given for %(source)s into %(target)s. Review and amend them where this provision differs.",
+            source=source.id,
+            target=target.id,
+        ),
         "info",
     )
     chapter_ = model.chapter_of(target)
@@ -530,13 +542,15 @@ def submit(round_id):
     form = BaseForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            abort(400, "The form expired; reload the page and try again.")
+            abort(400, _("The form expired; reload the page and try again."))
         if response is None or not _editable(round_, response):
-            abort(409, "This response cannot be submitted now.")
+            abort(409, _("This response cannot be submitted now."))
         if not missing:
             change_status(db, response["id"], "submitted", user_id=g.user["id"])
             flash(
-                "Thank you: your self-assessment is submitted. It is read-only unless the secretariat returns it.",
+                _(
+                    "Thank you: your self-assessment is submitted. It is read-only unless the secretariat returns it."
+                ),
                 "info",
             )
             return redirect(url_for("fill.profile", round_id=round_["id"]))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import plotly
 from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 
 from ..exports.safe import csv_text
 from ..reports import comparison, dashboard, heatmap, priority_report
@@ -15,6 +16,7 @@ from ..storage.rounds import current_round, get_round, list_rounds
 from ..storage.states import GROUPING_LABELS, GROUPINGS, region_label, regions
 from .auth import roles_required
 from .db import get_db, get_model
+from .i18n import current_language
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -41,7 +43,14 @@ def _round(round_id):
 def _grouping():
     grouping = request.args.get("grouping", "un_regional_group")
     if grouping not in GROUPINGS:
-        abort(400, f"Unknown grouping '{grouping}'. Use one of: {', '.join(GROUPINGS)}.")
+        abort(
+            400,
+            _(
+                "Unknown grouping '%(grouping)s'. Use one of: %(valid)s.",
+                grouping=grouping,
+                valid=", ".join(GROUPINGS),
+            ),
+        )
     return grouping
 
 
@@ -49,7 +58,10 @@ def _region(grouping):
     options = regions(get_db(), grouping)
     region = request.args.get("region") or options[0]
     if region not in options:
-        abort(404, f"No region '{region}' in grouping {grouping}.")
+        abort(
+            404,
+            _("No region '%(region)s' in grouping %(grouping)s.", region=region, grouping=grouping),
+        )
     return region, options
 
 
@@ -93,7 +105,9 @@ def priorities(round_id):
     round_ = _round(round_id)
     grouping = _grouping()
     region, options = _region(grouping)
-    data = priority_report(get_db(), get_model(), round_["id"], grouping, region)
+    data = priority_report(
+        get_db(), get_model(), round_["id"], grouping, region, lang=current_language()
+    )
     fmt = request.args.get("format")
     if fmt == "csv":
         table = request.args.get("table", "priorities")
@@ -159,7 +173,7 @@ def priorities(round_id):
 def heatmap_page(round_id):
     round_ = _round(round_id)
     grouping = _grouping()
-    data = heatmap(get_db(), get_model(), round_["id"], grouping)
+    data = heatmap(get_db(), get_model(), round_["id"], grouping, lang=current_language())
     if request.args.get("format") == "csv":
         header = ["region", *[c["label"] for c in data["chapters"]]]
         return _csv(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..progress import chapter_progress, missing_answers
 from ..scoring import index_by, score_state, state_index
@@ -16,10 +17,11 @@ from ..storage.responses import (
     load_answers,
 )
 from ..storage.rounds import current_round, get_round, list_rounds, state_instruments
-from ..storage.states import GROUPINGS, UN_GROUP_LABELS, region_label, state_name
+from ..storage.states import UN_GROUP_LABELS, state_name
 from .auth import roles_required
 from .db import get_db, get_model
 from .forms import CommentForm
+from .i18n import current_language
 
 bp = Blueprint("review", __name__, url_prefix="/responses")
 
@@ -96,7 +98,7 @@ def render_profile(round_, response):
         "fill/profile.html",
         round=round_,
         state=state,
-        state_name=state_name(state),
+        state_name=state_name(state, current_language()),
         response=response,
         overall=state_index(scores),
         by_instrument=by_instrument,
@@ -115,7 +117,7 @@ def render_print(round_, response):
         "fill/print.html",
         round=round_,
         state=state,
-        state_name=state_name(state),
+        state_name=state_name(state, current_language()),
         response=response,
         model=model,
         instruments=instruments,
@@ -133,11 +135,11 @@ def response(round_id, iso3):
     form = CommentForm()
     if request.method == "POST":
         if response_ is None or not form.validate_on_submit():
-            abort(400, "The form expired; reload the page and try again.")
+            abort(400, _("The form expired; reload the page and try again."))
         action = request.form.get("action")
         target = {"validate": "validated", "return": "returned"}.get(action)
         if target is None:
-            abort(400, "Choose Validate or Return.")
+            abort(400, _("Choose Validate or Return."))
         try:
             change_status(
                 db, response_["id"], target, user_id=g.user["id"], comment=form.comment.data
@@ -145,7 +147,14 @@ def response(round_id, iso3):
         except WorkflowError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"The response of {state['name_en']} is now {target}.", "info")
+            flash(
+                _(
+                    "The response of %(state)s is now %(status)s.",
+                    state=state_name(state, current_language()),
+                    status=_(target),
+                ),
+                "info",
+            )
             return redirect(url_for("review.response", round_id=round_["id"], iso3=state["iso3"]))
     instruments = state_instruments(db, round_["id"], state["iso3"])
     values = _values(db, response_) if response_ else {}
@@ -227,8 +236,3 @@ def print_view(round_id, iso3):
     if response_ is None:
         abort(404)
     return render_print(round_, response_)
-
-
-# Shared with templates
-bp.add_app_template_global(region_label, "region_label")
-bp.add_app_template_global(lambda: GROUPINGS, "groupings")

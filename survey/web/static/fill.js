@@ -58,6 +58,7 @@
   let dirty = false, timer = null, saving = false;
 
   function say(text) { if (status) status.textContent = text; }
+  function msg(key, fallback) { return (status && status.dataset[key]) || fallback; }
 
   function keepLocally() {
     try { localStorage.setItem(storageKey, JSON.stringify(Array.from(new FormData(form).entries()))); } catch (e) { /* storage full or off */ }
@@ -66,7 +67,7 @@
   async function save() {
     if (!dirty || saving) return;
     saving = true; dirty = false;
-    say("Saving…");
+    say(msg("msgSaving", "Saving…"));
     try {
       const resp = await fetch(location.pathname, {
         method: "POST", body: new FormData(form), credentials: "same-origin",
@@ -81,21 +82,21 @@
       }
       if (resp.ok) {
         localStorage.removeItem(storageKey);
-        say("All changes saved at " + new Date().toLocaleTimeString() + ".");
+        say(msg("msgSaved", "All changes saved at") + " " + new Date().toLocaleTimeString() + ".");
       } else if (resp.status === 401) {
         dirty = true;
-        say("Your session has expired. Press Save: you will be asked to log in and your changes will be kept.");
+        say(msg("msgExpired", "Your session has expired."));
       } else if (resp.status === 409 && data.conflicts) {
-        say("Someone else changed an answer on this page. Press Save to see both versions and choose.");
+        say(msg("msgConflict", "Conflict: press Save."));
       } else if (resp.status === 422) {
-        say("Some answers could not be saved. Press Save to see which.");
+        say(msg("msgInvalid", "Some answers could not be saved."));
       } else {
         dirty = true;
-        say(data.message || "Not saved yet; will retry. Your changes are kept in this browser.");
+        say(data.message || msg("msgOffline", "Not saved yet; will retry."));
       }
     } catch (e) {
       dirty = true;
-      say("Offline? Not saved yet; will retry. Your changes are kept in this browser.");
+      say(msg("msgOffline", "Not saved yet; will retry."));
     } finally {
       saving = false;
       if (dirty) schedule(15000);
@@ -103,7 +104,7 @@
   }
 
   function schedule(ms) { clearTimeout(timer); timer = setTimeout(save, ms); }
-  form.addEventListener("input", () => { dirty = true; keepLocally(); say("Unsaved changes…"); schedule(3000); });
+  form.addEventListener("input", () => { dirty = true; keepLocally(); say(msg("msgUnsaved", "Unsaved changes…")); schedule(3000); });
   form.addEventListener("change", () => { dirty = true; keepLocally(); schedule(1500); });
   form.addEventListener("submit", () => { clearTimeout(timer); localStorage.removeItem(storageKey); });
   window.addEventListener("beforeunload", (e) => { if (dirty) { keepLocally(); e.preventDefault(); e.returnValue = ""; } });

@@ -1,0 +1,177 @@
+"""Interface language: Flask-Babel, the user's saved choice, Accept-Language, and a switcher."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Blueprint, g, redirect, request, session
+from flask_babel import Babel, get_locale, gettext
+from markupsafe import Markup, escape
+
+from .. import i18n
+from ..i18n import N_
+from ..storage.users import set_language
+from .db import get_db
+
+bp = Blueprint("i18n", __name__)
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+def compile_catalogs(directory: Path = TRANSLATIONS, *, force: bool = False) -> list[Path]:
+    """Compile every messages.po into messages.mo when missing or older (the .mo is never committed)."""
+    written = []
+    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if not force and mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with open(po, "rb") as f:
+            catalog = read_po(f, locale=po.parts[-3])
+        tmp = mo.with_suffix(".mo.tmp")
+        with open(tmp, "wb") as f:
+            write_mo(f, catalog, use_fuzzy=False)
+        os.replace(tmp, mo)
+        written.append(mo)
+    return written
+
+
+def select_locale() -> str:
+    user = getattr(g, "user", None)
+    if user and user.get("language") in i18n.LANGUAGES:
+        return user["language"]
+    chosen = session.get("lang")
+    if chosen in i18n.LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(i18n.LANGUAGES)) or i18n.DEFAULT
+
+
+def current_language() -> str:
+    return str(get_locale() or i18n.DEFAULT).split("_")[0]
+
+
+def translate_text(text) -> Markup:
+    """A questionnaire Text in the page language; an English fallback is marked as such."""
+    if text is None:
+        return Markup("")
+    lang = current_language()
+    if lang == "en" or text.has(lang):
+        return escape(text.get(lang))
+    return Markup('<span lang="en" dir="ltr" class="fallback" title="{}">{}</span>').format(
+        gettext("Not yet translated: shown in English"), text.en
+    )
+
+
+def plain_text(text) -> str:
+    """The same without markup (for attributes and exports)."""
+    return "" if text is None else text.get(current_language())
+
+
+def init_app(app) -> None:
+    compile_catalogs()
+    Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+    i18n.install(lambda message: gettext(message) if _in_request() else message)
+    app.jinja_env.filters["tr"] = translate_text
+    app.jinja_env.filters["trp"] = plain_text
+    from .db import get_model
+
+    app.jinja_env.globals.update(label_helpers(get_model))
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _language():
+        lang = current_language()
+        return {
+            "lang": lang,
+            "text_dir": "rtl" if lang in i18n.RTL else "ltr",
+            "languages": i18n.LANGUAGES,
+        }
+
+
+def _in_request() -> bool:
+    from flask import has_request_context
+
+    return has_request_context()
+
+
+@bp.route("/language", methods=["POST"])
+def choose_language():
+    from .auth import _safe_next
+    from .forms import BaseForm
+
+    lang = request.form.get("lang", "")
+    target = _safe_next(request.form.get("next")) or "/"
+    if lang not in i18n.LANGUAGES or not BaseForm().validate_on_submit():
+        return redirect(target)
+    session["lang"] = lang
+    if getattr(g, "user", None) is not None:
+        set_language(get_db(), g.user["id"], lang)
+    return redirect(target)
+
+
+# -- labels for codes shown in pages -----------------------------------------------------------
+
+ROLE_LABELS = {"respondent": N_("respondent"), "analyst": N_("analyst"), "admin": N_("admin")}
+STATUS_LABELS = {
+    "not started": N_("not started"),
+    "draft": N_("draft"),
+    "submitted": N_("submitted"),
+    "returned": N_("returned"),
+    "validated": N_("validated"),
+}
+OBLIGATION_LABELS = {
+    "mandatory": N_("Mandatory"),
+    "consider": N_("Shall consider"),
+    "optional": N_("Optional"),
+}
+SOURCE_LABELS = {
+    "web": N_("web form"),
+    "offline": N_("offline workbook"),
+    "prefill": N_("pre-filled from the previous round"),
+    "demo": N_("demo data"),
+}
+ERROR_TITLES = {
+    400: N_("Bad request"),
+    401: N_("Please log in"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Not allowed"),
+    409: N_("Conflict"),
+    413: N_("File too large"),
+    422: N_("Could not be processed"),
+    429: N_("Too many attempts"),
+}
+
+
+def _label(table: dict, code) -> str:
+    return gettext(table[code]) if code in table else str(code)
+
+
+def label_helpers(model_getter) -> dict:
+    from ..storage.states import grouping_label, region_label, state_name
+
+    def source_label(source):
+        if source and source.startswith("copy:"):
+            return gettext("copied from %(id)s", id=source[5:])
+        return _label(SOURCE_LABELS, source)
+
+    def choice_label(list_name):
+        def label(code):
+            choices = model_getter().choice_list(list_name)
+            return choices.label(code, current_language()) if choices else code
+
+        return label
+
+    return {
+        "role_label": lambda code: _label(ROLE_LABELS, code),
+        "status_label": lambda code: _label(STATUS_LABELS, code),
+        "obligation_label": lambda code: _label(OBLIGATION_LABELS, code),
+        "grouping_label": grouping_label,
+        "error_title": lambda code: _label(ERROR_TITLES, code),
+        "source_label": source_label,
+        "region_label": region_label,
+        "state_name": lambda state, lang=None: state_name(state, lang or current_language()),
+        "ta_label": choice_label("ta_types"),
+        "challenge_label": choice_label("challenges"),
+    }

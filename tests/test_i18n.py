@@ -1,0 +1,192 @@
+"""The six UN languages: interface catalogs, questionnaire labels, State names, RTL, exports."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from survey.i18n import LANGUAGES
+from survey.i18n_check import catalog_gaps, questionnaire_gaps
+
+
+def translated(lang, msgid):
+    from babel.messages.pofile import read_po
+
+    from survey.i18n_check import TRANSLATIONS
+
+    with open(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po", "rb") as f:
+        message = read_po(f, locale=lang).get(msgid)
+    assert message is not None and message.string, f"{lang}: no translation of {msgid!r}"
+    return message.string
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_interface_catalog_is_complete(lang):
+    assert catalog_gaps(lang) == []
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_standard_block_and_answer_options_are_translated(questionnaire, lang):
+    gaps = questionnaire_gaps(questionnaire, lang)
+    assert gaps["standard block"] == [] and gaps["choice lists"] == []
+    assert gaps["titles"] == []  # instrument and chapter titles too
+
+
+def test_completeness_check_command_passes():
+    from survey.cli import main
+
+    result = CliRunner().invoke(main, ["questionnaire", "check", "--languages"])
+    assert result.exit_code == 0, result.output
+    assert "All required translations are present." in result.output
+    assert "[ar] interface: 0 missing" in result.output
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_key_pages_render_in_each_language(login_as, round_id, questionnaire, lang):
+    ken = login_as("ken@example.org")
+    ken.post("/language", {"lang": lang}, form_url=f"/fill/{round_id}/")
+    page = ken.client.get(f"/fill/{round_id}/TIP/general_provisions").get_data(as_text=True)
+    assert f'<html lang="{lang}" dir="{"rtl" if lang == "ar" else "ltr"}">' in page
+    log_out = "Log out" if lang == "en" else translated(lang, "Log out")
+    assert log_out in page
+    yes_fully = questionnaire.choice_list("compliance").label("yes", lang)
+    assert yes_fully in page
+    if lang != "en":
+        assert yes_fully != "Yes, fully"
+        # Provision summaries exist in English only: shown, and visibly marked as a fallback.
+        assert 'class="fallback"' in page
+        overview = ken.client.get(f"/fill/{round_id}/").get_data(as_text=True)
+        from survey.storage.states import reference_states
+
+        kenya = next(s for s in reference_states() if s["iso3"] == "KEN")
+        assert kenya[f"name_{lang}"] in overview
+
+
+def test_language_is_saved_for_the_user(login_as, round_id, db, people):
+    ken = login_as("ken@example.org")
+    ken.post("/language", {"lang": "fr"}, form_url=f"/fill/{round_id}/")
+    assert (
+        db.execute("SELECT language FROM users WHERE email = 'ken@example.org'").fetchone()[0]
+        == "fr"
+    )
+    again = login_as("ken@example.org")  # a new browser: the saved choice applies
+    assert 'lang="fr"' in again.client.get(f"/fill/{round_id}/").get_data(as_text=True)
+
+
+def test_browser_language_is_used_on_first_visit(client):
+    page = client.get("/login", headers={"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}).get_data(
+        as_text=True
+    )
+    assert '<html lang="es"' in page
+    page = client.get("/login", headers={"Accept-Language": "ar"}).get_data(as_text=True)
+    assert 'dir="rtl"' in page
+    page = client.get("/login", headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
+    assert '<html lang="en"' in page
+
+
+def test_language_switch_is_on_every_page_and_refuses_unknown_codes(client, actions):
+    page = client.get("/login").get_data(as_text=True)
+    assert 'id="lang-switch"' in page and all(f'value="{code}"' in page for code in LANGUAGES)
+    actions.post("/language", {"lang": "xx", "next": "/login"}, form_url="/login")
+    assert '<html lang="en"' in client.get("/login").get_data(as_text=True)
+    response = actions.post(
+        "/language", {"lang": "fr", "next": "https://evil.example/"}, form_url="/login"
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_export_labels_follow_lang_and_codes_do_not_change(
+    db_path, db, round_id, questionnaire, tmp_path
+):
+    from openpyxl import load_workbook
+
+    from survey.cli import main
+    from survey.storage.responses import change_status, get_or_create_response, save_provision
+
+    response = get_or_create_response(db, round_id, "EGY")
+    save_provision(
+        db,
+        response["id"],
+        "TIP-5",
+        {"compliance": "partly", "ta_needed": "yes", "ta_types": ["legal_advice"]},
+        user_id=None,
+    )
+    change_status(db, response["id"], "submitted", user_id=None)
+    runner = CliRunner()
+    books = {}
+    for lang in ("en", "fr"):
+        out = tmp_path / f"{lang}.xlsx"
+        result = runner.invoke(
+            main,
+            [
+                "export",
+                "xlsx",
+                "--db",
+                str(db_path),
+                "--round",
+                round_id,
+                "--lang",
+                lang,
+                "-o",
+                str(out),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        books[lang] = load_workbook(out, read_only=True)
+    rows = {
+        lang: [r for r in book["Answers"].iter_rows(values_only=True)]
+        for lang, book in books.items()
+    }
+    header = rows["en"][0]
+    value, label, state = header.index("value"), header.index("value_label"), header.index("state")
+    en = next(r for r in rows["en"] if r[header.index("question")] == "compliance")
+    fr = next(r for r in rows["fr"] if r[header.index("question")] == "compliance")
+    assert en[value] == fr[value] == "partly"
+    assert en[label] == "Partly"
+    assert fr[label] == questionnaire.choice_list("compliance").label("partly", "fr") != "Partly"
+    assert en[state] == "Egypt" and fr[state] == "Égypte"
+    for book in books.values():
+        book.close()
+
+
+def test_message_template_is_up_to_date_with_the_code(tmp_path):
+    """Every marked string of the code and templates is in messages.pot (run the extract command)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    from survey.i18n_check import TRANSLATIONS
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "fresh.pot"
+    pybabel = shutil.which("pybabel") or str(Path(__import__("sys").executable).parent / "pybabel")
+    subprocess.run(
+        [
+            pybabel,
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_",
+            "-k",
+            "N_",
+            "-k",
+            "gettext",
+            "-k",
+            "ngettext:1,2",
+            "--no-location",
+            "-o",
+            str(out),
+            ".",
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+    with open(out, "rb") as f:
+        fresh = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    with open(TRANSLATIONS / "messages.pot", "rb") as f:
+        shipped = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    assert fresh - shipped == set(), "new strings: run the extract command in docs/translations.md"
