@@ -153,3 +153,92 @@ def test_backup_never_overwrites(db_path, tmp_path):
     with pytest.raises(BackupError, match="already exists"):
         backup(db_path, target)
     assert target.read_text() == "keep me"
+
+
+KILL_CHILD = r"""
+import sys, time
+import survey.storage.responses as responses
+from survey.exports import offline
+from survey.questionnaire import get_questionnaire
+from survey.storage import connect
+
+original = responses.save_provision
+calls = {"n": 0}
+
+def slow_save(*args, **kwargs):
+    result = original(*args, **kwargs)
+    calls["n"] += 1
+    if calls["n"] == 3:
+        print("HALFWAY", flush=True)  # some provisions are written inside the open transaction
+        time.sleep(60)
+    return result
+
+offline.save_provision = slow_save
+db = connect(sys.argv[1], migrate=False)
+with open(sys.argv[2], "rb") as f:
+    offline.import_offline(db, get_questionnaire(), sys.argv[3], "KEN", f, user_id=None)
+print("DONE", flush=True)
+"""
+
+
+def _filled_offline_file(db, questionnaire, round_id, tmp_path):
+    from openpyxl import load_workbook
+
+    from survey.exports.offline import export_offline
+
+    response = get_or_create_response(db, round_id, "KEN")
+    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    path = tmp_path / "ken.xlsx"
+    with open(path, "wb") as f:
+        export_offline(db, questionnaire, round_id, "KEN", f)
+    wb = load_workbook(path)
+    ws = wb["TIP"]
+    filled = 0
+    for row in range(2, ws.max_row + 1):
+        if ws.cell(row, 8).value == "compliance":
+            ws.cell(row, 6).value = "no"
+            filled += 1
+    wb.save(path)
+    return path, filled
+
+
+def _snapshot(db_path):
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute(
+        "SELECT provision_id, question, value FROM answers ORDER BY 1, 2"
+    ).fetchall()
+    history_rows = conn.execute("SELECT count(*) FROM answer_history").fetchone()[0]
+    conn.close()
+    return rows, history_rows
+
+
+def test_killing_an_import_midway_leaves_the_database_as_before(
+    db_path, db, round_id, questionnaire, tmp_path
+):
+    import signal
+    import subprocess
+    import sys
+
+    path, filled = _filled_offline_file(db, questionnaire, round_id, tmp_path)
+    assert filled > 5
+    before = _snapshot(db_path)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILL_CHILD, str(db_path), str(path), round_id],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "HALFWAY"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    assert _snapshot(db_path) == before  # fully before: the half-written transaction is gone
+
+    # Run to the end: fully after.
+    from survey.exports.offline import import_offline
+
+    with open(path, "rb") as f:
+        import_offline(db, questionnaire, round_id, "KEN", f, user_id=None)
+    after_rows, after_history = _snapshot(db_path)
+    compliance = {p: v for p, q, v in after_rows if q == "compliance" and p.startswith("TIP-")}
+    assert len(compliance) == filled and set(compliance.values()) == {'"no"'}
+    assert after_history == before[1] + filled
