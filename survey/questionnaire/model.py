@@ -71,7 +71,7 @@ class ChoiceList:
         return code
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: used as a cache key on hot paths
 class Question:
     name: str
     type: str
@@ -113,7 +113,7 @@ class CrossReference:
         return self.provision if self.is_un else f"{self.instrument} art. {self.article}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: used as a cache key on hot paths
 class Provision:
     id: str
     instrument: str
@@ -145,7 +145,7 @@ class Provision:
         return [q for q in self.questions if q.is_relevant(answers)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: used as a cache key on hot paths
 class Chapter:
     id: str
     instrument: str
@@ -159,7 +159,7 @@ class Chapter:
         return f"{self.instrument}/{self.id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: used as a cache key on hot paths
 class Instrument:
     code: str
     title: Text
@@ -201,7 +201,7 @@ class ScoringConstants:
         return dict(self.ta_factor)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: used as a cache key on hot paths
 class Questionnaire:
     id: str
     version: str

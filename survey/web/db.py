@@ -15,7 +15,10 @@ def get_db():
 
 
 def get_model():
-    return get_questionnaire(current_app.config["QUESTIONNAIRE_DIR"])
+    """The questionnaire, looked up once per request (the loader re-checks file times on each call)."""
+    if "model" not in g:
+        g.model = get_questionnaire(current_app.config["QUESTIONNAIRE_DIR"])
+    return g.model
 
 
 def close_db(_exc=None):

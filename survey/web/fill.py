@@ -39,9 +39,9 @@ from ..storage.rounds import current_round, get_round, state_instruments
 from ..storage.states import state_name
 from .auth import login_page_for_expired_post, roles_required
 from .db import get_db, get_model
-from .forms import BaseForm, chapter_form_class, field_name, version_name
+from .forms import BaseForm, field_name, provision_form_class, version_name
 from .i18n import current_language
-from .widgets import provision_header_html, question_html
+from .widgets import sections_html, sidebar_html
 
 bp = Blueprint("fill", __name__, url_prefix="/fill")
 
@@ -197,24 +197,27 @@ def _related_offers(model, chapter, response_id, db):
 
 
 def save_chapter(model, db, response, chapter, formdata: MultiDict):
-    """Clean and save every provision of a chapter from posted data; return (saved, errors, conflicts, form_values)."""
+    """Clean and save the posted provisions of a chapter; return (saved, errors, conflicts, form_values).
+
+    Only provisions whose '<id>.present' marker was posted are touched; inside them, a question
+    whose field was not posted is left alone (a radio group left unanswered posts nothing;
+    checkbox groups always post an empty sentinel so unticking every box still counts).
+    """
     keep_theirs = set(formdata.getlist("keep_theirs"))
     errors: dict[str, str] = {}
     conflicts: dict[str, list] = {}
     form_values: dict[str, dict] = {}
     saved: list[str] = []
-    stored = load_answers(db, response["id"], [p.id for p in chapter.provisions])
-    for provision in chapter.provisions:
-        if f"{provision.id}.present" not in formdata:
-            continue  # this provision was not on the page that posted
+    posted = [p for p in chapter.provisions if f"{p.id}.present" in formdata]
+    stored = load_answers(db, response["id"], [p.id for p in posted])
+    for provision in posted:
+        form = provision_form_class(model, provision.id)(formdata)
         values, bases = {}, {}
         for question in provision.questions:
             name = field_name(provision.id, question.name)
             if name not in formdata:
-                # Not on the page that posted (a radio group left unanswered posts nothing;
-                # checkbox groups always post an empty sentinel so unticking all still counts).
                 continue
-            raw = formdata.getlist(name) if question.is_multiple else formdata.get(name)
+            raw = form[name].data
             form_values.setdefault(provision.id, {})[question.name] = raw
             if name in keep_theirs:
                 continue
@@ -224,7 +227,7 @@ def save_chapter(model, db, response, chapter, formdata: MultiDict):
                 errors[name] = str(exc)
                 continue
             base_version, base_hash = _parse_token(
-                formdata.get(version_name(provision.id, question.name))
+                form[version_name(provision.id, question.name)].data
             )
             current = stored.get(provision.id, {}).get(question.name)
             if (
@@ -260,19 +263,20 @@ def chapter(round_id, instrument, chapter_id):
     errors, conflicts, form_values = {}, {}, None
     autosave = request.headers.get("X-Autosave") == "1"
     if request.method == "POST":
-        form = chapter_form_class(model, chapter_.key)()
-        if not form.validate() and "csrf_token" in form.errors:
+        if not BaseForm().validate_on_submit():
             if autosave:
                 return jsonify(
-                    {"error": "csrf", "message": "Reload the page to continue saving."}
+                    {"error": "csrf", "message": _("Reload the page to continue saving.")}
                 ), 400
             abort(
                 400,
-                "The form expired. Your browser's back button returns to the page with your text; reload it, then save again.",
+                _(
+                    "The form expired. Your browser's back button returns to the page with your text; reload it, then save again."
+                ),
             )
         response = response or get_or_create_response(db, round_["id"], state["iso3"])
         if not _editable(round_, response):
-            message = (
+            message = _(
                 "This response has been submitted and is read-only until it is returned to you."
             )
             if autosave:
@@ -282,7 +286,8 @@ def chapter(round_id, instrument, chapter_id):
             model, db, response, chapter_, request.form
         )
         if autosave:
-            stored = load_answers(db, response["id"], [p.id for p in chapter_.provisions])
+            posted = [p.id for p in chapter_.provisions if f"{p.id}.present" in request.form]
+            stored = load_answers(db, response["id"], posted)
             tokens = {
                 version_name(pid, q): value_token(a.version, a.value)
                 for pid, answers in stored.items()
@@ -368,14 +373,11 @@ def render_chapter(
         editable=_editable(round_, response),
         form=BaseForm(),
         field_name=field_name,
-        question_html=question_html,
-        provision_header_html=provision_header_html,
+        sections_html=sections_html,
         rules={p.id: _rules(p) for p in chapter_.provisions},
-        lambda_link=lambda row: url_for(
-            "fill.chapter",
-            round_id=round_["id"],
-            instrument=row.instrument,
-            chapter_id=row.chapter.id,
+        sidebar_html=sidebar_html,
+        chapter_url=url_for(
+            "fill.chapter", round_id=round_["id"], instrument="INSTRUMENT", chapter_id="CHAPTER"
         ),
     ), status
 

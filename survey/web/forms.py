@@ -18,8 +18,6 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from ..answers import MAX_TEXT
-
 
 class BaseForm(FlaskForm):
     """Every form posts with a CSRF token (Flask-WTF); a missing or wrong token fails validation."""
@@ -88,31 +86,31 @@ class _LenientMulti(SelectMultipleField):
         pass
 
 
-@functools.lru_cache(maxsize=512)
-def chapter_form_class(questionnaire, chapter_key: str):
-    """A form class for one chapter, built once per questionnaire version (the model is immutable).
+@functools.lru_cache(maxsize=2048)
+def provision_form_class(questionnaire, provision_id: str):
+    """A WTForms form class for one provision's questions, built once per questionnaire version.
 
-    Pages render these fields with lean templates rather than WTForms widgets: a chapter can hold
-    hundreds of inputs and widget rendering would dominate the page time.
+    Field names are '<provision id>.<question>'. The CSRF token is checked once per post by
+    BaseForm, so these forms have CSRF off; a save processes only the provisions that were posted
+    (autosave sends just the sections that changed). Pages render the inputs with
+    survey.web.widgets rather than WTForms widgets, which would dominate the page time.
     """
-    chapter = questionnaire.chapters[chapter_key]
+    from wtforms import Form
+
+    provision = questionnaire.provisions[provision_id]
     attrs = {}
-    for provision in chapter.provisions:
-        for question in provision.questions:
-            name = field_name(provision.id, question.name)
-            choices = (
-                [SelectChoice(c.name, c.label.en) for c in question.choices.choices]
-                if question.choices
-                else []
-            )
-            if question.type in ("select_one", "yes_no"):
-                field = _LenientRadio(question.label.en, choices=choices, validators=[Optional()])
-            elif question.type == "select_multiple":
-                field = _LenientMulti(question.label.en, choices=choices, validators=[Optional()])
-            else:
-                field = TextAreaField(
-                    question.label.en, validators=[Optional(), Length(max=MAX_TEXT)]
-                )
-            attrs[name] = field
-            attrs[version_name(provision.id, question.name)] = HiddenField()
-    return type(f"ChapterForm_{chapter_key.replace('/', '_')}", (BaseForm,), attrs)
+    for question in provision.questions:
+        name = field_name(provision.id, question.name)
+        choices = (
+            [SelectChoice(c.name, c.label.en) for c in question.choices.choices]
+            if question.choices
+            else []
+        )
+        if question.type in ("select_one", "yes_no"):
+            attrs[name] = _LenientRadio(question.label.en, choices=choices, validators=[Optional()])
+        elif question.type == "select_multiple":
+            attrs[name] = _LenientMulti(question.label.en, choices=choices, validators=[Optional()])
+        else:
+            attrs[name] = TextAreaField(question.label.en, validators=[Optional()])
+        attrs[version_name(provision.id, question.name)] = HiddenField()
+    return type(f"ProvisionForm_{provision_id.replace('-', '_')}", (Form,), attrs)

@@ -132,3 +132,86 @@ def provision_header_html(provision, lang: str, level: int = 2) -> Markup:
             out.append(f"<li>{item}</li>")
         out.append("</ul></details>")
     return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
+
+
+def sections_html(
+    items, errors, editable: bool, lang: str, offers: dict, rules: dict, history_url: str
+) -> Markup:
+    """Every provision section of a chapter form (header, reuse offers, questions, history link)."""
+    import json
+
+    history_label = _e(gettext("History of changes"))
+    copy_label = _e(gettext("Copy that answer here, then amend"))
+    out = []
+    for item in items:
+        provision = item["provision"]
+        pid = _e(provision.id)
+        rules_json = _e(json.dumps(rules.get(provision.id, {}), separators=(",", ":")))
+        out.append(
+            f'<section class="provision" id="{pid}" data-provision="{pid}" data-rules="{rules_json}">'
+        )
+        out.append(provision_header_html(provision, lang))
+        if editable and offers.get(provision.id):
+            out.append('<div class="offer">')
+            for offer in offers[provision.id]:
+                related = offer["provision"]
+                answer = related.question("compliance").choices.label(offer["compliance"], lang)
+                sentence = gettext(
+                    "Your State answered the related provision %(id)s (%(title)s): compliance “%(answer)s”.",
+                    id=related.id,
+                    title=related.title,
+                    answer=answer,
+                )
+                out.append(
+                    f'<p>{_e(sentence)} <button type="submit" form="copy-{pid}-{_e(related.id)}" class="small">{copy_label}</button></p>'
+                )
+            out.append("</div>")
+        out.append(f'<input type="hidden" name="{pid}.present" value="1">')
+        out += [
+            question_html(q, provision.id, item, errors, editable, lang)
+            for q in provision.questions
+        ]
+        saved = (
+            f"{_e(gettext('Last saved %(when)s', when=item['updated']))} · "
+            if item["updated"]
+            else ""
+        )
+        url = _e(history_url.replace("PROVISION", provision.id))
+        out.append(
+            f'<p class="provision-foot muted">{saved}<a href="{url}">{history_label}</a></p></section>'
+        )
+    return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
+
+
+def sidebar_html(progress, current_key: str, chapter_url: str, lang: str) -> Markup:
+    """The chapter navigation with per-chapter progress (answered / provisions)."""
+    out = [f'<nav class="sidebar" aria-label="{_e(gettext("Chapters"))}">']
+    instrument = None
+    for row in progress:
+        chapter = row.chapter
+        if row.instrument != instrument:
+            if instrument is not None:
+                out.append("</ul>")
+            out.append(f"<h2>{_e(row.instrument)}</h2><ul>")
+            instrument = row.instrument
+        current = chapter.key == current_key
+        url = _e(chapter_url.replace("INSTRUMENT", row.instrument).replace("CHAPTER", chapter.id))
+        number = f"{_e(chapter.number)}. " if chapter.number else ""
+        label = _e(
+            gettext(
+                "%(answered)s of %(total)s provisions answered",
+                answered=row.answered,
+                total=row.applicable,
+            )
+        )
+        li_class = ' class="current"' if current else ""
+        aria_current = ' aria-current="page"' if current else ""
+        done = " done" if row.done else ""
+        out.append(
+            f'<li{li_class}><a href="{url}"{aria_current}>{number}{translate_text(chapter.title)}</a>'
+            f'<span class="progress{done}" aria-label="{label}">{row.answered}/{row.applicable}</span></li>'
+        )
+    if instrument is not None:
+        out.append("</ul>")
+    out.append("</nav>")
+    return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()

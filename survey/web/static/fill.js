@@ -56,6 +56,23 @@
 
   if (form.dataset.autosave !== "on") return;
   let dirty = false, timer = null, saving = false;
+  const changed = new Set();  // provisions edited since the last save: autosave sends only these
+
+  function changedSections(target) {
+    const section = target && target.closest && target.closest("section[data-provision]");
+    if (section) changed.add(section.dataset.provision);
+  }
+
+  function payload() {
+    // The CSRF token plus every field of the changed provisions (slow connections send little).
+    const data = new FormData();
+    const all = new FormData(form);
+    const prefixes = Array.from(changed).map((id) => id + ".");
+    for (const [name, value] of all.entries()) {
+      if (name === "csrf_token" || prefixes.some((p) => name.startsWith(p))) data.append(name, value);
+    }
+    return data;
+  }
 
   function say(text) { if (status) status.textContent = text; }
   function msg(key, fallback) { return (status && status.dataset[key]) || fallback; }
@@ -67,10 +84,13 @@
   async function save() {
     if (!dirty || saving) return;
     saving = true; dirty = false;
+    const body = payload();
+    const sent = new Set(changed);
+    changed.clear();
     say(msg("msgSaving", "Saving…"));
     try {
       const resp = await fetch(location.pathname, {
-        method: "POST", body: new FormData(form), credentials: "same-origin",
+        method: "POST", body: body, credentials: "same-origin",
         headers: { "X-Autosave": "1", "Accept": "application/json" },
       });
       const data = await resp.json().catch(() => ({}));
@@ -98,14 +118,15 @@
       dirty = true;
       say(msg("msgOffline", "Not saved yet; will retry."));
     } finally {
+      if (dirty) sent.forEach((id) => changed.add(id));
       saving = false;
       if (dirty) schedule(15000);
     }
   }
 
   function schedule(ms) { clearTimeout(timer); timer = setTimeout(save, ms); }
-  form.addEventListener("input", () => { dirty = true; keepLocally(); say(msg("msgUnsaved", "Unsaved changes…")); schedule(3000); });
-  form.addEventListener("change", () => { dirty = true; keepLocally(); schedule(1500); });
+  form.addEventListener("input", (e) => { changedSections(e.target); dirty = true; keepLocally(); say(msg("msgUnsaved", "Unsaved changes…")); schedule(3000); });
+  form.addEventListener("change", (e) => { changedSections(e.target); dirty = true; keepLocally(); schedule(1500); });
   form.addEventListener("submit", () => { clearTimeout(timer); localStorage.removeItem(storageKey); });
   window.addEventListener("beforeunload", (e) => { if (dirty) { keepLocally(); e.preventDefault(); e.returnValue = ""; } });
 })();
