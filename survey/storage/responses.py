@@ -89,12 +89,15 @@ def load_answers(db, response_id: int, provision_ids=None) -> dict[str, dict[str
 
 
 def compliance_answered(db, response_id: int) -> dict[str, dict]:
-    """{provision_id: {"compliance": value}} for the provisions whose compliance is answered (cheap)."""
+    """{provision_id: {"compliance": <stored JSON text>}} for provisions whose compliance is answered.
+
+    For progress counts, which only need to know that an answer exists (no JSON decoding).
+    """
     rows = db.execute(
         "SELECT provision_id, value FROM answers WHERE question = 'compliance' AND response_id = ?",
         [response_id],
     )
-    return {pid: {"compliance": decode(value)} for pid, value in rows}
+    return {pid: {"compliance": value} for pid, value in rows}
 
 
 def answer_values(answers: dict[str, Answer]) -> dict:

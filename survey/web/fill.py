@@ -41,7 +41,7 @@ from .auth import login_page_for_expired_post, roles_required
 from .db import get_db, get_model
 from .forms import BaseForm, field_name, provision_form_class, version_name
 from .i18n import current_language
-from .widgets import sections_html, sidebar_html
+from .widgets import copy_forms_html, sections_html, sidebar_html
 
 bp = Blueprint("fill", __name__, url_prefix="/fill")
 
@@ -374,6 +374,7 @@ def render_chapter(
         form=BaseForm(),
         field_name=field_name,
         sections_html=sections_html,
+        copy_forms_html=copy_forms_html,
         rules={p.id: _rules(p) for p in chapter_.provisions},
         sidebar_html=sidebar_html,
         chapter_url=url_for(

@@ -215,3 +215,17 @@ def sidebar_html(progress, current_key: str, chapter_url: str, lang: str) -> Mar
         out.append("</ul>")
     out.append("</nav>")
     return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
+
+
+def copy_forms_html(offers: dict, csrf: str, copy_url: str) -> Markup:
+    """The small forms behind the 'copy that answer here' buttons (one per offer)."""
+    out = []
+    for provision_id, items in offers.items():
+        url = _e(copy_url.replace("PROVISION", provision_id))
+        for offer in items:
+            source = _e(offer["provision"].id)
+            out.append(
+                f'<form method="post" id="copy-{_e(provision_id)}-{source}" action="{url}" hidden>'
+                f'<input type="hidden" name="csrf_token" value="{_e(csrf)}"><input type="hidden" name="source" value="{source}"></form>'
+            )
+    return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
