@@ -114,3 +114,20 @@ def test_autosave_saves_without_pressing_save(page, db, round_id):
 
     answers = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
     assert answers["measures"].value == "Autosaved law"
+
+
+def test_arabic_pages_render_right_to_left(page, round_id):
+    login(page, "ken@example.org")
+    page.wait_for_url("**/fill/")
+    page.select_option("#lang-switch", "ar")
+    page.click("form.language button")
+    page.goto(f"/fill/{round_id}/TIP/general_provisions")
+    assert page.get_attribute("html", "dir") == "rtl"
+    assert page.get_attribute("html", "lang") == "ar"
+    # The browser really lays the page out right to left: computed direction, and the sidebar
+    # (first in the markup) sits to the right of the questions.
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    sidebar = page.locator("nav.sidebar").bounding_box()
+    main = page.locator("main").bounding_box()
+    assert sidebar["x"] > main["x"]
+    assert page.locator("legend").first.inner_text().strip() != "Has your State adopted the measures that this provision requires? *"
