@@ -130,4 +130,7 @@ def test_arabic_pages_render_right_to_left(page, round_id):
     sidebar = page.locator("nav.sidebar").bounding_box()
     main = page.locator("main").bounding_box()
     assert sidebar["x"] > main["x"]
-    assert page.locator("legend").first.inner_text().strip() != "Has your State adopted the measures that this provision requires? *"
+    assert (
+        page.locator("legend").first.inner_text().strip()
+        != "Has your State adopted the measures that this provision requires? *"
+    )

@@ -119,3 +119,82 @@ def test_answer_form_handler_never_fails_with_a_server_error(
     headers = {"X-Autosave": "1"} if autosave else {}
     response = ken_client.client.post(url, data=data, headers=headers)
     assert response.status_code < 500, response.get_data(as_text=True)[:500]
+
+
+# -- offline import --------------------------------------------------------------------------
+
+cell_values = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.sampled_from(
+        ["yes", "no", "partly", "na", "=1+1", "legal_advice; other", "#N/A", "\x00", "‮"]
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def offline_template(tmp_path_factory):
+    """A real offline workbook for Kenya, exported once for the module."""
+    from survey.exports.offline import export_offline
+    from survey.questionnaire import get_questionnaire
+    from survey.setup import prepare
+    from survey.storage.rounds import current_round
+
+    path = tmp_path_factory.mktemp("offline") / "survey.db"
+    db, _ = prepare(path)
+    round_id = current_round(db)["id"]
+    out = path.parent / "ken.xlsx"
+    export_offline(db, get_questionnaire(), round_id, "KEN", out)
+    db.conn.close()
+    return path, round_id, out.read_bytes()
+
+
+def _import(db_path, round_id, data):
+    import io
+
+    from survey.exports.offline import OfflineImportError, import_offline
+    from survey.questionnaire import get_questionnaire
+    from survey.storage import connect
+
+    db = connect(db_path, migrate=False)
+    try:
+        return import_offline(
+            db, get_questionnaire(), round_id, "KEN", io.BytesIO(data), user_id=None
+        )
+    except OfflineImportError as exc:
+        assert exc.messages and all(isinstance(m, str) and m for m in exc.messages)
+        return None
+    finally:
+        db.conn.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=2000))
+def test_offline_import_turns_arbitrary_bytes_into_a_clear_error(offline_template, data):
+    db_path, round_id, _ = offline_template
+    assert _import(db_path, round_id, data) is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    values=st.lists(cell_values, min_size=1, max_size=8),
+    rows=st.lists(st.integers(min_value=2, max_value=60), min_size=1, max_size=8),
+)
+def test_offline_import_of_any_typed_cells_is_a_result_or_a_clear_error(
+    offline_template, values, rows
+):
+    import io
+
+    from openpyxl import load_workbook
+
+    db_path, round_id, template = offline_template
+    wb = load_workbook(io.BytesIO(template))
+    ws = wb["TIP"]
+    for row, value in zip(rows, values, strict=False):
+        ws.cell(min(row, ws.max_row), 6).value = value
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    _import(db_path, round_id, buffer.getvalue())  # returns a result or None after a clear error

@@ -113,7 +113,9 @@ def test_nul_bytes_and_controls_are_removed_rtl_kept_isolated(ken, db, round_id)
     page = ken.client.get(CHAPTER.format(round=round_id)).get_data(as_text=True)
     assert RTL in page
     printed = ken.client.get(f"/fill/{round_id}/print").get_data(as_text=True)
-    assert 'class="answer-text">' + RTL in printed  # shown in an element with its own bidi paragraph
+    assert (
+        'class="answer-text">' + RTL in printed
+    )  # shown in an element with its own bidi paragraph
 
 
 def test_invalid_utf8_in_a_post_is_not_a_server_error(ken, round_id):

@@ -6,9 +6,8 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from ..reports import state_scores
 from ..scoring import regional_priorities
-from ..storage.rounds import get_round
 from ..storage.states import GROUPINGS, regions
-from .db import get_db, get_model
+from .db import get_db, get_model, round_or_404
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -23,16 +22,9 @@ def _analysts_only():
         abort(404)
 
 
-def _round_or_404(round_id):
-    round_ = get_round(get_db(), round_id)
-    if round_ is None:
-        abort(404, f"No round '{round_id}'.")
-    return round_
-
-
 @bp.route("/rounds/<round_id>/priorities")
 def priorities(round_id):
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     grouping = request.args.get("grouping", "un_regional_group")
     if grouping not in GROUPINGS:
         abort(400, f"Unknown grouping '{grouping}'; use one of {', '.join(GROUPINGS)}.")
@@ -53,7 +45,7 @@ def priorities(round_id):
 
 @bp.route("/rounds/<round_id>/states/<iso3>/scores")
 def scores(round_id, iso3):
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     data = state_scores(get_db(), get_model(), round_["id"], iso3.upper())
     if data is None:
         abort(404, f"No response from '{iso3}' in round '{round_id}'.")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import abort, current_app, g
+from flask_babel import gettext
 
 from ..questionnaire import get_questionnaire
 from ..storage import connect
+from ..storage.rounds import current_round, get_round
 
 
 def get_db():
@@ -29,3 +31,12 @@ def close_db(_exc=None):
 
 def init_app(app):
     app.teardown_appcontext(close_db)
+
+
+def round_or_404(round_id: str | None = None) -> dict:
+    """The named round (or the current one when none is named); 404 when there is no such round."""
+    db = get_db()
+    round_ = get_round(db, round_id) if round_id else current_round(db)
+    if round_ is None:
+        abort(404, gettext("There is no round '%(id)s'.", id=round_id or ""))
+    return round_

@@ -30,8 +30,8 @@ from ..questionnaire.model import LANGUAGES
 from ..storage.responses import find_response
 from ..storage.rounds import get_round
 from .auth import roles_required
-from .db import get_db, get_model
-from .fill import _editable, _round_or_404
+from .db import get_db, get_model, round_or_404
+from .fill import _editable
 from .forms import BaseForm
 
 bp = Blueprint("exports", __name__)
@@ -106,7 +106,7 @@ def workbook(round_id):
 @roles_required("respondent")
 def offline_download(round_id):
     """The respondent's own State's offline questionnaire, with the current answers filled in."""
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     iso3 = g.user["state_iso3"]
     out = _spooled(export_offline, get_db(), get_model(), round_["id"], iso3, lang=_lang())
     return send_file(
@@ -122,7 +122,7 @@ def offline_download(round_id):
 def offline_upload(round_id):
     """Upload a filled offline questionnaire: every problem listed, or all changes saved at once."""
     db = get_db()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     iso3 = g.user["state_iso3"]
     response = find_response(db, round_["id"], iso3)
     editable = _editable(round_, response)

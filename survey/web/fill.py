@@ -35,10 +35,10 @@ from ..storage.responses import (
     previous_submitted,
     save_provision,
 )
-from ..storage.rounds import current_round, get_round, state_instruments
+from ..storage.rounds import get_round, state_instruments
 from ..storage.states import state_name
 from .auth import login_page_for_expired_post, roles_required
-from .db import get_db, get_model
+from .db import get_db, get_model, round_or_404
 from .forms import BaseForm, field_name, provision_form_class, version_name
 from .i18n import current_language
 from .widgets import copy_forms_html, sections_html, sidebar_html
@@ -65,14 +65,6 @@ def _state():
     return rows[0]
 
 
-def _round_or_404(round_id: str | None):
-    db = get_db()
-    round_ = get_round(db, round_id) if round_id else current_round(db)
-    if round_ is None:
-        abort(404)
-    return round_
-
-
 def _editable(round_, response) -> bool:
     return round_["status"] == "open" and (response is None or response["status"] in EDITABLE)
 
@@ -91,7 +83,7 @@ def _chapter_or_404(model, instruments, instrument, chapter_id):
 @roles_required("respondent")
 def overview(round_id=None):
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state()
     response = find_response(db, round_["id"], state["iso3"])
     instruments = state_instruments(db, round_["id"], state["iso3"])
@@ -119,7 +111,7 @@ def overview(round_id=None):
 @roles_required("respondent")
 def prefill(round_id):
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     if not BaseForm().validate_on_submit():
         abort(400, _("The form expired; reload the page and try again."))
     state = _state()
@@ -149,7 +141,7 @@ def prefill(round_id):
     return redirect(url_for("fill.overview", round_id=round_["id"]))
 
 
-def _chapter_context(model, chapter, stored, *, form_values=None, errors=None, conflicts=None):
+def _chapter_context(model, chapter, stored, *, form_values=None, conflicts=None):
     """Per-provision data the chapter template needs; `form_values` overrides stored values."""
     provisions = []
     for provision in chapter.provisions:
@@ -255,7 +247,7 @@ def save_chapter(model, db, response, chapter, formdata: MultiDict):
 @roles_required("respondent")
 def chapter(round_id, instrument, chapter_id):
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state()
     instruments = state_instruments(db, round_["id"], state["iso3"])
     chapter_ = _chapter_or_404(model, instruments, instrument, chapter_id)
@@ -316,45 +308,25 @@ def chapter(round_id, instrument, chapter_id):
                     chapter_id=chapter_id,
                 )
             )
-    stored = (
-        load_answers(db, response["id"], [p.id for p in chapter_.provisions]) if response else {}
-    )
-    values = compliance_answered(db, response["id"]) if response else {}
     return render_chapter(
-        model,
-        round_,
-        state,
-        response,
-        instruments,
-        chapter_,
-        stored,
-        values,
-        errors,
-        conflicts,
-        form_values,
+        model, round_, state, response, instruments, chapter_, errors, conflicts, form_values
     )
 
 
 def render_chapter(
-    model,
-    round_,
-    state,
-    response,
-    instruments,
-    chapter_,
-    stored,
-    values,
-    errors,
-    conflicts,
-    form_values,
+    model, round_, state, response, instruments, chapter_, errors, conflicts, form_values
 ):
+    """The chapter page: stored answers, with what the user posted where a save needs their attention."""
     db = get_db()
+    stored = (
+        load_answers(db, response["id"], [p.id for p in chapter_.provisions]) if response else {}
+    )
+    values = compliance_answered(db, response["id"]) if response else {}
     provisions = _chapter_context(
         model,
         chapter_,
         stored,
         form_values=form_values if (errors or conflicts) else None,
-        errors=errors,
         conflicts=conflicts,
     )
     status = 409 if conflicts else 422 if errors else 200
@@ -432,20 +404,8 @@ def replay_chapter_save(args: dict, form: dict):
                 chapter_id=chapter_.id,
             )
         )
-    stored = load_answers(db, response["id"], [p.id for p in chapter_.provisions])
-    values = compliance_answered(db, response["id"])
     return render_chapter(
-        model,
-        round_,
-        state,
-        response,
-        instruments,
-        chapter_,
-        stored,
-        values,
-        errors,
-        conflicts,
-        form_values,
+        model, round_, state, response, instruments, chapter_, errors, conflicts, form_values
     )
 
 
@@ -454,7 +414,7 @@ def replay_chapter_save(args: dict, form: dict):
 def copy_related(round_id, provision_id):
     """'Import or amend': copy the answers of a cross-referenced provision into this one."""
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state()
     if not BaseForm().validate_on_submit():
         abort(400, _("The form expired; reload the page and try again."))
@@ -508,7 +468,7 @@ def copy_related(round_id, provision_id):
 @roles_required("respondent")
 def provision_history(round_id, provision_id):
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     provision = model.provisions.get(provision_id)
     response = find_response(db, round_["id"], g.user["state_iso3"])
     if provision is None or response is None:
@@ -532,7 +492,7 @@ def provision_history(round_id, provision_id):
 @roles_required("respondent")
 def submit(round_id):
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state()
     response = find_response(db, round_["id"], state["iso3"])
     instruments = state_instruments(db, round_["id"], state["iso3"])
@@ -574,7 +534,7 @@ def submit(round_id):
 def profile(round_id):
     from .review import render_profile
 
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     response = find_response(get_db(), round_["id"], g.user["state_iso3"])
     if response is None:
         abort(404)
@@ -586,7 +546,7 @@ def profile(round_id):
 def print_view(round_id):
     from .review import render_print
 
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     response = find_response(get_db(), round_["id"], g.user["state_iso3"])
     if response is None:
         abort(404)

@@ -12,10 +12,10 @@ from flask_babel import gettext as _
 
 from ..exports.safe import csv_text
 from ..reports import comparison, dashboard, heatmap, priority_report
-from ..storage.rounds import current_round, get_round, list_rounds
+from ..storage.rounds import get_round, list_rounds
 from ..storage.states import GROUPING_LABELS, GROUPINGS, region_label, regions
 from .auth import roles_required
-from .db import get_db, get_model
+from .db import get_db, get_model, round_or_404
 from .i18n import current_language
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -30,14 +30,6 @@ def plotly_js_path() -> Path:
 @bp.route("/vendor/plotly.min.js")
 def plotly_js():
     return send_file(plotly_js_path(), mimetype="text/javascript", max_age=86400)
-
-
-def _round(round_id):
-    db = get_db()
-    round_ = get_round(db, round_id) if round_id else current_round(db)
-    if round_ is None:
-        abort(404)
-    return round_
 
 
 def _grouping():
@@ -87,7 +79,7 @@ def _common(round_, grouping):
 @bp.route("/<round_id>/", endpoint="dashboard")
 @roles_required("analyst", "admin")
 def dashboard_page(round_id=None):
-    round_ = _round(round_id)
+    round_ = round_or_404(round_id)
     grouping = _grouping()
     data = dashboard(get_db(), round_["id"], grouping)
     if request.args.get("format") == "csv":
@@ -102,7 +94,7 @@ def dashboard_page(round_id=None):
 @bp.route("/<round_id>/priorities")
 @roles_required("analyst", "admin")
 def priorities(round_id):
-    round_ = _round(round_id)
+    round_ = round_or_404(round_id)
     grouping = _grouping()
     region, options = _region(grouping)
     data = priority_report(
@@ -171,7 +163,7 @@ def priorities(round_id):
 @bp.route("/<round_id>/heatmap")
 @roles_required("analyst", "admin")
 def heatmap_page(round_id):
-    round_ = _round(round_id)
+    round_ = round_or_404(round_id)
     grouping = _grouping()
     data = heatmap(get_db(), get_model(), round_["id"], grouping, lang=current_language())
     if request.args.get("format") == "csv":
@@ -188,7 +180,7 @@ def heatmap_page(round_id):
 @roles_required("analyst", "admin")
 def compare(round_id):
     db = get_db()
-    round_ = _round(round_id)
+    round_ = round_or_404(round_id)
     grouping = _grouping()
     others = [r for r in list_rounds(db) if r["id"] != round_["id"]]
     previous = (

@@ -16,22 +16,14 @@ from ..storage.responses import (
     history,
     load_answers,
 )
-from ..storage.rounds import current_round, get_round, list_rounds, state_instruments
+from ..storage.rounds import list_rounds, state_instruments
 from ..storage.states import UN_GROUP_LABELS, state_name
 from .auth import roles_required
-from .db import get_db, get_model
+from .db import get_db, get_model, round_or_404
 from .forms import CommentForm
 from .i18n import current_language
 
 bp = Blueprint("review", __name__, url_prefix="/responses")
-
-
-def _round_or_404(round_id):
-    db = get_db()
-    round_ = get_round(db, round_id) if round_id else current_round(db)
-    if round_ is None:
-        abort(404)
-    return round_
 
 
 def _state_or_404(iso3):
@@ -46,7 +38,7 @@ def _state_or_404(iso3):
 @roles_required("analyst", "admin")
 def responses(round_id=None):
     db = get_db()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     status = request.args.get("status", "")
     group = request.args.get("group", "")
     sql = """
@@ -129,7 +121,7 @@ def render_print(round_, response):
 @roles_required("analyst", "admin")
 def response(round_id, iso3):
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state_or_404(iso3)
     response_ = find_response(db, round_["id"], state["iso3"])
     form = CommentForm()
@@ -174,7 +166,7 @@ def response(round_id, iso3):
 @roles_required("analyst", "admin")
 def chapter(round_id, iso3, instrument, chapter_id):
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state_or_404(iso3)
     response_ = find_response(db, round_["id"], state["iso3"])
     chapter_ = model.chapters.get(f"{instrument}/{chapter_id}")
@@ -195,7 +187,7 @@ def chapter(round_id, iso3, instrument, chapter_id):
 @roles_required("analyst", "admin")
 def provision_history(round_id, iso3, provision_id):
     db, model = get_db(), get_model()
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state_or_404(iso3)
     response_ = find_response(db, round_["id"], state["iso3"])
     provision = model.provisions.get(provision_id)
@@ -219,7 +211,7 @@ def provision_history(round_id, iso3, provision_id):
 @bp.route("/<round_id>/<iso3>/profile")
 @roles_required("analyst", "admin")
 def profile(round_id, iso3):
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state_or_404(iso3)
     response_ = find_response(get_db(), round_["id"], state["iso3"])
     if response_ is None:
@@ -230,7 +222,7 @@ def profile(round_id, iso3):
 @bp.route("/<round_id>/<iso3>/print")
 @roles_required("analyst", "admin")
 def print_view(round_id, iso3):
-    round_ = _round_or_404(round_id)
+    round_ = round_or_404(round_id)
     state = _state_or_404(iso3)
     response_ = find_response(get_db(), round_["id"], state["iso3"])
     if response_ is None:
