@@ -388,3 +388,19 @@ def test_passwords_are_stored_as_scrypt_hashes(db):
     user = create_user(db, "hash@example.org", "analyst", password="a long enough password")
     assert user["password_hash"].startswith("scrypt:")
     assert "a long enough password" not in user["password_hash"]
+
+
+def test_idle_sessions_expire_on_the_server_and_are_pruned(login_as, db, app):
+    from datetime import timedelta
+
+    first = login_as("ken@example.org")
+    assert first.client.get("/fill/").status_code == 200
+    # Nine hours of inactivity (the lifetime is eight): the server no longer accepts the session.
+    db.execute("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00Z'")
+    assert first.client.get("/fill/").status_code == 302
+    login_as("fra@example.org")  # a new login prunes sessions idle beyond the lifetime
+    assert (
+        db.execute("SELECT count(*) FROM sessions WHERE last_seen_at < '2001-01-01'").fetchone()[0]
+        == 0
+    )
+    assert app.permanent_session_lifetime == timedelta(hours=8)

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import secrets
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -66,13 +67,33 @@ def load_user():
     if not sid:
         return
     db = get_db()
-    row = db.execute("SELECT user_id FROM sessions WHERE id_hash = ?", [_hash(sid)]).fetchone()
+    row = db.execute(
+        "SELECT user_id, last_seen_at FROM sessions WHERE id_hash = ?", [_hash(sid)]
+    ).fetchone()
     user = get_user(db, row[0]) if row else None
-    if user is None or not user["active"]:
+    if (
+        user is None
+        or not user["active"]
+        or row[1] < _stamp_ago(current_app.permanent_session_lifetime)
+    ):
         session.clear()
         return
+    if row[1] < _stamp_ago(
+        SEEN_EVERY
+    ):  # note activity at most every few minutes: no write per request
+        with transaction(db):
+            db.execute(
+                "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", [now(), _hash(sid)]
+            )
     g.user = user
     session.permanent = True
+
+
+SEEN_EVERY = timedelta(minutes=5)
+
+
+def _stamp_ago(delta: timedelta) -> str:
+    return (datetime.now(UTC) - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def start_session(user: dict) -> None:
@@ -82,6 +103,11 @@ def start_session(user: dict) -> None:
     db = get_db()
     with transaction(db):
         stamp = now()
+        # Sessions idle longer than the lifetime are over: forget them (keeps the table small).
+        db.execute(
+            "DELETE FROM sessions WHERE last_seen_at < ?",
+            [_stamp_ago(current_app.permanent_session_lifetime)],
+        )
         db.execute(
             "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
             [_hash(sid), user["id"], stamp, stamp],
