@@ -130,9 +130,7 @@ cell_values = st.one_of(
     st.integers(min_value=-(10**12), max_value=10**12),
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
-    st.sampled_from(
-        ["yes", "no", "partly", "na", "=1+1", "legal_advice; other", "#N/A", "\x00", "‮"]
-    ),
+    st.sampled_from(["yes", "no", "partly", "na", "=1+1", "legal_advice; other", "#N/A", "‮"]),
 )
 
 
@@ -179,7 +177,7 @@ def test_offline_import_turns_arbitrary_bytes_into_a_clear_error(offline_templat
     assert _import(db_path, round_id, data) is None
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(
     values=st.lists(cell_values, min_size=1, max_size=8),
     rows=st.lists(st.integers(min_value=2, max_value=60), min_size=1, max_size=8),
