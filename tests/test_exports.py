@@ -279,7 +279,15 @@ def test_multiple_choice_is_one_row_per_code_and_joined_in_wide(questionnaire, w
         ("capacity_building", "Capacity-building and training"),
     ]
     wide = {r["state_iso3"]: r for r in sheet_dicts(wb["Wide"])}
-    assert set(wide) == {"KEN", "NGA", "EGY", "FRA"}
+    # Every Member State has a row; those that have not started show their status and no answers.
+    assert len(wide) == 193
+    assert {iso3 for iso3, r in wide.items() if r["status"] != "not started"} == {
+        "KEN",
+        "NGA",
+        "EGY",
+        "FRA",
+    }
+    assert wide["PER"]["UNCAC-15.compliance"] is None and wide["PER"]["state"] == "Peru"
     assert wide["KEN"]["UNCAC-15.ta_types"] == "legal_advice;capacity_building"
     assert wide["KEN"]["UNCAC-15.compliance"] == "partly"
     assert wide["NGA"]["TIP-5.compliance"] == "yes"

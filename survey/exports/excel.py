@@ -233,7 +233,7 @@ SHEET_GUIDE = {
     "About": "This sheet: the round, the filters, the scoring constants and this guide.",
     "Codebook": "One row per question of each provision: article, obligation, weight, question key, type, label and the choices as code = label.",
     "Answers": "Long format, one row per answer (a multiple choice gives one row per selected code): value is the code or the text, value_label its label.",
-    "Wide": "One row per State: for each provision, <provision_id>.compliance (the code) and <provision_id>.ta_types (selected codes joined with ';').",
+    "Wide": "One row per State (without a status filter every State in scope, those not started with empty cells): for each provision, <provision_id>.compliance (the code) and <provision_id>.ta_types (selected codes joined with ';').",
     "Scores": "One row per counted State and scored provision: score s, weight w, severity g = w x (1 - s), ta_needed (1 = TA requested for a gap).",
     "Priorities": "One row per grouping, region and provision scored in the region: n_resp, n_gap, gap_share, ta_share, priority and rank (docs/scoring.md).",
     "TA demand": "Per grouping and region, for each TA type and challenge: n_states (States selecting it at least once) and n_selections ((State, provision) selections).",

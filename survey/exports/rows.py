@@ -230,8 +230,23 @@ def wide_rows(
             (p, question) for p in provisions for question in WIDE_QUESTIONS
         )
     }
-    for response in responses_in_scope(db, round_id, filters):
+    responses = {r["iso3"]: r for r in responses_in_scope(db, round_id, filters)}
+    if filters.statuses is None:
+        # Without a status filter every State in scope has a row, those not started with empty cells.
+        sql = "SELECT * FROM states"
+        params: list = []
+        if filters.region is not None:
+            sql += f" WHERE {region_expression(filters.grouping)} = ?"
+            params.append(filters.region)
+        states = list(db.query(sql + " ORDER BY iso3", params))
+    else:
+        states = list(responses.values())
+    for state in states:
+        response = responses.get(state["iso3"])
         cells: list = [None] * len(index)
+        if response is None:
+            yield [*state_cells(round_id, {**state, "status": "not started"}, lang), *cells]
+            continue
         for record in response_answers(db, response["response_id"], provisions):
             position = index.get((record.provision_id, record.question_name))
             if position is None:
