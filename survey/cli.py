@@ -476,50 +476,39 @@ def export_offline_command(db_path, iso3, round_id, lang, output):
     click.echo(f"{rows} questions for {iso3.upper()}", err=True)
 
 
-@export.command("csv")
-@db_option
-@click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
-@_export_filters
-@_output_option
-def export_csv(db_path, round_id, grouping, region, instrument, statuses, lang, output):
-    """The answers in long format (one row per answer), as in the workbook's Answers sheet."""
-    from .exports.tabular import write_csv
+def _answers_export(fmt: str, doc: str):
+    """`survey export csv` and `survey export json`: the same rows, two formats."""
 
-    rows = _run_export(
-        db_path,
-        write_csv,
-        round_id,
-        output,
-        grouping=grouping,
-        region=region,
-        instrument=instrument,
-        status=list(statuses) or None,
-        lang=lang,
-    )
-    click.echo(f"{rows} answer rows", err=True)
+    @export.command(fmt, help=doc)
+    @db_option
+    @click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
+    @_export_filters
+    @_output_option
+    def command(db_path, round_id, grouping, region, instrument, statuses, lang, output):
+        from .exports import tabular
+
+        rows = _run_export(
+            db_path,
+            getattr(tabular, f"write_{fmt}"),
+            round_id,
+            output,
+            grouping=grouping,
+            region=region,
+            instrument=instrument,
+            status=list(statuses) or None,
+            lang=lang,
+        )
+        click.echo(f"{rows} answer rows", err=True)
+
+    return command
 
 
-@export.command("json")
-@db_option
-@click.option("--round", "round_id", required=True, help="Round id (survey rounds list).")
-@_export_filters
-@_output_option
-def export_json(db_path, round_id, grouping, region, instrument, statuses, lang, output):
-    """The answers as JSON: the same rows as the CSV, with the round and filters."""
-    from .exports.tabular import write_json
-
-    rows = _run_export(
-        db_path,
-        write_json,
-        round_id,
-        output,
-        grouping=grouping,
-        region=region,
-        instrument=instrument,
-        status=list(statuses) or None,
-        lang=lang,
-    )
-    click.echo(f"{rows} answer rows", err=True)
+export_csv = _answers_export(
+    "csv", "The answers in long format (one row per answer), as in the workbook's Answers sheet."
+)
+export_json = _answers_export(
+    "json", "The answers as JSON: the same rows as the CSV, with the round and filters."
+)
 
 
 @main.group("import")
