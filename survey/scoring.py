@@ -228,11 +228,24 @@ def all_priorities(
 
 
 def ta_demand(
-    db, model, round_id: str, grouping: str, *, region: str | None = None, statuses=COUNTED_STATUSES
+    db,
+    model,
+    round_id: str,
+    grouping: str,
+    *,
+    region: str | None = None,
+    instrument: str | None = None,
+    statuses=COUNTED_STATUSES,
 ) -> list[dict]:
-    """Per region, per TA type and per challenge: States selecting it at least once, and selections."""
+    """Per region, per TA type and per challenge: States selecting it at least once, and selections.
+
+    With `instrument`, only the selections made for that instrument's provisions count.
+    """
     counted, params = _counted_cte(grouping, statuses)
     where = "AND c.region = :region" if region is not None else ""
+    if instrument is not None:
+        where += " AND a.provision_id LIKE :prefix"
+        params["prefix"] = f"{instrument}-%"
     sql = f"""WITH {counted},
         gapctx AS (
             SELECT c.region, c.state_iso3, a.response_id, a.provision_id FROM counted c

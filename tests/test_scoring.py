@@ -306,3 +306,16 @@ def test_all_groupings_in_one_pass_equal_each_grouping_alone(mdb, mini):
             for r in combined
             if r["grouping"] == grouping
         ] == alone
+
+
+def test_ta_demand_can_be_limited_to_one_instrument(mdb, mini):
+    answer(
+        mdb,
+        mini,
+        "KEN",
+        {"TIP-5": {"compliance": "no", "ta_needed": "yes", "ta_types": ["legal_advice"]}},
+    )
+    both = {(r["kind"], r["code"]) for r in ta_demand(mdb, mini, "R1", "global")}
+    assert ("ta_type", "legal_advice") in both
+    assert ta_demand(mdb, mini, "R1", "global", instrument="TIP")[0]["n_selections"] == 1
+    assert ta_demand(mdb, mini, "R1", "global", instrument="UNCAC") == []

@@ -306,9 +306,8 @@ def _about_rows(db, model, round_, filters: Filters, lang: str, generated: datet
     if filters.instrument:
         yield [
             "Instrument filter",
-            f"Codebook, Answers, Wide, Scores and Priorities show {filters.instrument} only; "
-            "Priorities keeps the rank among all provisions of the round, and TA demand counts "
-            "the selections of every instrument.",
+            f"Codebook, Answers, Wide, Scores, Priorities and TA demand show {filters.instrument} "
+            "only; Priorities keeps the rank among all provisions of the round.",
         ]
     yield [None, None]
     yield ["Sheet", "What it holds"]
@@ -424,7 +423,13 @@ def _ta_demand_rows(db, model, round_id: str, filters: Filters, lang: str):
         return
     for grouping in _groupings(filters):
         for row in ta_demand(
-            db, model, round_id, grouping, region=filters.region, statuses=filters.counted
+            db,
+            model,
+            round_id,
+            grouping,
+            region=filters.region,
+            instrument=filters.instrument,
+            statuses=filters.counted,
         ):
             list_name = "ta_types" if row["kind"] == "ta_type" else "challenges"
             yield [
