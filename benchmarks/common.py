@@ -77,9 +77,12 @@ def demo_database(directory: Path | None = None) -> Path:
 
 def peak_rss_mb(code: str, *args: str) -> tuple[float, str]:
     """Run Python code in a fresh process; return its peak resident memory (MB) and its output."""
+    # VmHWM is the peak of this process's own memory map. ru_maxrss would not do: Linux carries it
+    # over from the parent through fork and exec, so it reported the benchmark driver's own peak.
     wrapper = (
         code
-        + "\nimport resource, sys\nprint('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        + "\nimport re, sys\nhwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)"
+        + "\nprint('PEAK_KB', hwm, file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=True

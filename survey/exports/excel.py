@@ -1,9 +1,9 @@
 """The analyst workbook of a round: About, Codebook, Answers, Wide, Scores, Priorities, TA demand.
 
-Written with openpyxl's write-only mode, so rows stream from the database to the file and memory
-stays bounded however large the round. Numbers and dates are real Excel values; ids, codes and
+Written by a small streaming writer (xlsx_stream.py), so rows stream from the database into the
+zip and memory stays bounded however large the round. Numbers and dates are real Excel values; ids, codes and
 answers are text cells that Excel never evaluates, even when they start with = + - @ (see
-`text_cell`); text longer than an Excel cell is cut with a visible marker.
+`_text`); text longer than an Excel cell is cut with a visible marker.
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string
 
 from ..scoring import all_priorities, regional_priorities, scores_rows, ta_demand
 from ..storage.responses import STATUSES
@@ -32,14 +28,18 @@ from .rows import (
     wide_columns,
     wide_rows,
 )
-from .safe import FORMULA_START
+from .xlsx_stream import (
+    ILLEGAL_XML,
+    STYLE_DATE,
+    STYLE_SHARE,
+    StreamingWorkbook,
+    excel_serial,
+    number_xml,
+    text_xml,
+)
 
 SHEETS = ("About", "Codebook", "Answers", "Wide", "Scores", "Priorities", "TA demand")
 MAX_CELL = 32_767  # Excel's limit on the characters in one cell
-DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
-SHARE_FORMAT = "0.0%"
-HEADER_FONT = Font(bold=True)
-HEADER_FILL = PatternFill("solid", fgColor="DCE3EC")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -49,29 +49,12 @@ def truncation_marker(total: int) -> str:
 
 def fit_text(text: str) -> str:
     """Text that fits one Excel cell: characters XML cannot hold removed, overlong text cut with a marker."""
-    if ILLEGAL_CHARACTERS_RE.search(text):
-        text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    if ILLEGAL_XML.search(text):
+        text = ILLEGAL_XML.sub("", text)
     if len(text) > MAX_CELL:
         marker = truncation_marker(len(text))
         text = text[: MAX_CELL - len(marker)] + marker
     return text
-
-
-def needs_string_type(text: str) -> bool:
-    """Text openpyxl or a spreadsheet would otherwise read as a formula or an error value."""
-    return text.startswith(FORMULA_START) or text in ERROR_CODES
-
-
-def text_cell(ws, value):
-    """A value for a text column: a plain str when harmless, else a cell forced to the string type."""
-    if value is None:
-        return None
-    text = fit_text(value if isinstance(value, str) else str(value))
-    if not needs_string_type(text):
-        return text
-    cell = WriteOnlyCell(ws, text)
-    cell.data_type = "s"  # openpyxl would store '=...' as a formula and '#N/A' as an error
-    return cell
 
 
 def parse_timestamp(text: str | None) -> datetime | None:
@@ -87,42 +70,35 @@ def parse_timestamp(text: str | None) -> datetime | None:
     return moment
 
 
-def _date_cell(ws, value):
+def _text(ref: str, value) -> str:
+    """Every text is an inline string: Excel never evaluates it, whatever it starts with."""
+    return text_xml(ref, fit_text(value if isinstance(value, str) else str(value)))
+
+
+def _number(ref: str, value) -> str:
+    return number_xml(ref, int(value) if isinstance(value, bool) else value)
+
+
+def _share(ref: str, value) -> str:
+    return number_xml(ref, float(value), STYLE_SHARE)
+
+
+def _date(ref: str, value) -> str:
     moment = value if isinstance(value, datetime) else parse_timestamp(value)
     if moment is None:
-        return text_cell(ws, value)
-    cell = WriteOnlyCell(ws, moment)
-    cell.number_format = DATE_FORMAT
-    return cell
+        return _text(ref, value)
+    return number_xml(ref, excel_serial(moment), STYLE_DATE)
 
 
-def _share_cell(ws, value):
-    if value is None:
-        return None
-    cell = WriteOnlyCell(ws, float(value))
-    cell.number_format = SHARE_FORMAT
-    return cell
-
-
-def _number(ws, value):
-    return int(value) if isinstance(value, bool) else value
-
-
-def _auto_cell(ws, value):
+def _auto(ref: str, value) -> str:
     if isinstance(value, datetime):
-        return _date_cell(ws, value)
+        return _date(ref, value)
     if isinstance(value, int | float):
-        return _number(ws, value)
-    return text_cell(ws, value)
+        return _number(ref, value)
+    return _text(ref, value)
 
 
-CONVERTERS = {
-    "text": text_cell,
-    "number": _number,
-    "share": _share_cell,
-    "date": _date_cell,
-    "auto": _auto_cell,
-}
+CONVERTERS = {"text": _text, "number": _number, "share": _share, "date": _date, "auto": _auto}
 
 
 @dataclass(frozen=True)
@@ -132,30 +108,17 @@ class Column:
     kind: str = "text"  # a key of CONVERTERS
 
 
-def _header_cell(ws, name: str):
-    cell = WriteOnlyCell(ws, name)
-    cell.data_type = "s"
-    cell.font = HEADER_FONT
-    cell.fill = HEADER_FILL
-    cell.alignment = Alignment(vertical="top")
-    return cell
-
-
-def write_sheet(wb, title: str, columns, rows, *, freeze: str = "A2") -> int:
+def write_sheet(wb: StreamingWorkbook, title: str, columns, rows, *, freeze: str = "A2") -> int:
     """Stream rows into a new sheet with a bold frozen header and an autofilter; return the row count."""
-    ws = wb.create_sheet(title)
-    # Column widths and panes go at the top of the sheet's XML: set them before the first row.
-    for i, column in enumerate(columns, 1):
-        ws.column_dimensions[get_column_letter(i)].width = column.width
-    ws.freeze_panes = freeze
-    ws.append([_header_cell(ws, c.name) for c in columns])
-    converters = [CONVERTERS[c.kind] for c in columns]
-    count = 0
-    for row in rows:
-        ws.append([convert(ws, v) for convert, v in zip(converters, row, strict=True)])
-        count += 1
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
-    return count
+    freeze_column = column_index_from_string("".join(ch for ch in freeze if ch.isalpha())) - 1
+    return wb.add_sheet(
+        title,
+        [c.name for c in columns],
+        [c.width for c in columns],
+        rows,
+        [CONVERTERS[c.kind] for c in columns],
+        freeze_column=freeze_column,
+    )
 
 
 # -- the sheets ----------------------------------------------------------------------------------
@@ -470,7 +433,7 @@ def write_workbook(
     )
     provisions = export_provisions(db, model, round_, filters)
     generated = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    wb = Workbook(write_only=True)
+    wb = StreamingWorkbook(out)
     counts = {}
     counts["About"] = write_sheet(
         wb,
@@ -504,5 +467,5 @@ def write_workbook(
     counts["TA demand"] = write_sheet(
         wb, "TA demand", TA_DEMAND, _ta_demand_rows(db, model, round_id, filters, lang)
     )
-    wb.save(out)
+    wb.close()
     return counts
