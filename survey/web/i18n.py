@@ -77,6 +77,10 @@ def init_app(app) -> None:
     from .db import get_model
 
     app.jinja_env.globals.update(label_helpers(get_model))
+    from .widgets import provision_header_html
+
+    # One implementation of a provision's header (id, title, obligation, summary, references).
+    app.jinja_env.globals["provision_header_html"] = provision_header_html
     app.register_blueprint(bp)
 
     @app.context_processor
