@@ -11,7 +11,6 @@ from .db import transaction
 from .migrations import now
 
 STATUSES = ("draft", "submitted", "returned", "validated")
-COUNTED = ("submitted", "validated")  # statuses that count in aggregates
 EDITABLE = ("draft", "returned")
 TRANSITIONS = {
     ("draft", "submitted"),

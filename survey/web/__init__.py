@@ -10,7 +10,6 @@ from pathlib import Path
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ..questionnaire import get_questionnaire
 from ..storage import database_path, instance_path
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -133,7 +132,4 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.globals["url_endpoints"] = app.view_functions
-    app.jinja_env.globals["questionnaire"] = lambda: get_questionnaire(
-        app.config["QUESTIONNAIRE_DIR"]
-    )
     return app

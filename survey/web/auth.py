@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -261,7 +260,3 @@ def home():
 def healthz():
     get_db().execute("SELECT 1").fetchone()
     return {"status": "ok"}
-
-
-def json_dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -355,6 +356,7 @@ def render_chapter(
     ), status
 
 
+@functools.lru_cache(maxsize=4096)
 def _rules(provision):
     """Relevance rules as JSON trees for the page's script (the server decides without it)."""
     out = {}
