@@ -400,6 +400,31 @@ def bench_web(db_path, seconds):
     )
 
 
+def bench_chapter(db_path, rounds):
+    """The chapter page in process against a bare Jinja template (benchmarks/chapter.py)."""
+    import chapter
+
+    copy = Path(tempfile.mkdtemp(prefix="survey-chapter-")) / "survey.db"
+    shutil.copy(db_path, copy)
+    try:
+        figures = chapter.measure(copy, rounds=rounds, saves=rounds)
+    finally:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    ratios = figures["ratios"]
+    record(
+        f"Chapter page in process, {figures['chapter']} ({figures['inputs']} inputs), interleaved with a bare Jinja template of the same inputs",
+        f"product {fmt(figures['product'], 'ms')}; bare {fmt(figures['bare'], 'ms')}; ratio of medians {figures['ratio']:.2f} (per round {ratios[0]:.2f}-{ratios[-1]:.2f}); chapter.html alone {fmt(figures['template'], 'ms')}",
+        "ratio <= 1.5",
+        ok(figures["ratio"] <= 1.5),
+    )
+    record(
+        "Save in process (autosave post of one changed provision)",
+        fmt(figures["save"], "ms"),
+        "fast (no target)",
+        "info",
+    )
+
+
 def write_results(path: Path, facts: dict, notes: str):
     lines = [
         "# Benchmark results",
@@ -435,7 +460,9 @@ def main():
         "--notes", type=Path, default=HERE / "NOTES.md", help="text appended to RESULTS.md"
     )
     parser.add_argument(
-        "--only", nargs="*", default=["demo", "aggregation", "workbook", "offline", "web"]
+        "--only",
+        nargs="*",
+        default=["demo", "aggregation", "workbook", "offline", "chapter", "web"],
     )
     args = parser.parse_args()
     runs = 2 if args.quick else 5
@@ -451,6 +478,8 @@ def main():
         bench_offline(db_path, 2 if args.quick else 3)
     if "workbook" in args.only:
         bench_workbook(db_path, 1 if args.quick else 3)
+    if "chapter" in args.only:
+        bench_chapter(db_path, 15 if args.quick else 40)
     if "web" in args.only:
         bench_web(db_path, 5.0 if args.quick else 15.0)
     shutil.rmtree(db_path.parent, ignore_errors=True)

@@ -13,6 +13,7 @@ from survey.web import create_app
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+ANSWER_TOKEN = re.compile(r'name="([^"]+)\.v" value="([0-9a-f]{16})"')
 
 
 @pytest.fixture(autouse=True)
@@ -127,8 +128,19 @@ class Actions:
         return self.client.post("/logout", data={"csrf_token": token})
 
     def post(self, url, data, *, form_url=None, **kwargs):
+        """Post like a browser: with the page's CSRF token and, for every answer posted, the
+        hidden token of the value the page showed (unless the test gives its own)."""
         data = dict(data)
-        data.setdefault("csrf_token", self.csrf(form_url or url))
+        if "csrf_token" not in data:
+            page = self.client.get(form_url or url)
+            text = page.get_data(as_text=True)
+            match = CSRF.search(text)
+            assert match, f"no CSRF token on {form_url or url} ({page.status_code})"
+            data["csrf_token"] = match.group(1)
+            shown = dict(ANSWER_TOKEN.findall(text))
+            for name in list(data):
+                if name in shown and f"{name}.v" not in data:
+                    data[f"{name}.v"] = shown[name]
         return self.client.post(url, data=data, **kwargs)
 
 

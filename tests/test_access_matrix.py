@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from survey.storage.responses import get_or_create_response, save_provision
+from survey.responding import save_provision
+from survey.storage.responses import get_or_create_response
 
 ROLES = ("anonymous", "ken", "fra", "analyst", "admin")
 LOGIN = 302  # HTML pages send anonymous visitors to the login page
@@ -33,6 +34,9 @@ ACCESS = {
     "fill.prefill": (None, {**RESPONDENT, "ken": 400, "fra": 400}),
     "fill.chapter": (RESPONDENT, {**RESPONDENT, "anonymous": 401, "ken": 400, "fra": 400}),
     "fill.copy_related": (None, {**RESPONDENT, "ken": 400, "fra": 400}),
+    "fill.csrf": (RESPONDENT, None),
+    "fill.confirm_replay": (None, {**RESPONDENT, "ken": 400, "fra": 400}),
+    "fill.undo": (None, {**RESPONDENT, "ken": 400, "fra": 400}),
     "fill.provision_history": (RESPONDENT, None),
     "fill.submit": (RESPONDENT, {**RESPONDENT, "ken": 400, "fra": 400}),
     "fill.profile": (RESPONDENT, None),
@@ -97,6 +101,7 @@ def _url(app, rule, round_id, people):
         "user_id": people["ken"]["id"],
         "action": "close" if rule.endpoint == "admin.round_action" else "invite",
         "filename": "style.css",
+        "save_id": "0123456789abcdef",
     }
     with app.test_request_context():
         from flask import url_for

@@ -8,9 +8,10 @@ import threading
 
 import pytest
 
+from survey.responding import Edit, save_provision
 from survey.storage import connect
 from survey.storage.backup import BackupError, backup, check_backup, restore
-from survey.storage.responses import get_or_create_response, history, load_answers, save_provision
+from survey.storage.responses import get_or_create_response, history, load_answers
 
 
 def test_database_runs_in_wal_mode_with_foreign_keys(db):
@@ -55,7 +56,41 @@ def _save_many(db_path, response_id, worker, count):
     return saved
 
 
+def test_save_provision_sets_the_values_whatever_was_stored_meanwhile(
+    db_path, db, round_id, monkeypatch
+):
+    # save_provision promises the values "whatever was stored". It once read the stored values
+    # (the bases of its edits) before save_answers opened the transaction, so a write landing in
+    # between made its edit a conflict, left unsaved without an error: the caller's value was lost.
+    import survey.responding.save as save
+
+    response = get_or_create_response(db, round_id, "KEN")
+    other = connect(db_path, migrate=False)
+    original = save.save_answers
+
+    def another_writer_gets_in_first(*args, **kwargs):
+        original(
+            other,
+            response["id"],
+            [Edit("TIP-5", "measures", "another writer", None)],
+            user_id=None,
+            source="script",
+            overwrite=True,
+        )
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(save, "save_answers", another_writer_gets_in_first)
+    try:
+        result = save_provision(db, response["id"], "TIP-5", {"measures": "mine"}, user_id=None)
+    finally:
+        other.conn.close()
+    assert result.conflicts == []
+    assert load_answers(db, response["id"])["TIP-5"]["measures"].value == "mine"
+
+
 def test_concurrent_saves_from_threads_lose_nothing(db_path, db, round_id):
+    # With a read outside the transaction (the test above), a worker's save overtaken by
+    # another worker's write was dropped as a conflict: 144 of 150 saved.
     response = get_or_create_response(db, round_id, "KEN")
     results = []
     threads = [
@@ -157,23 +192,20 @@ def test_backup_never_overwrites(db_path, tmp_path):
 
 KILL_CHILD = r"""
 import sys, time
-import survey.storage.responses as responses
+import survey.responding.save as save
 from survey.exports import offline
 from survey.questionnaire import get_questionnaire
 from survey.storage import connect
 
-original = responses.save_provision
-calls = {"n": 0}
+original = save.write_answers
 
-def slow_save(*args, **kwargs):
-    result = original(*args, **kwargs)
-    calls["n"] += 1
-    if calls["n"] == 3:
-        print("HALFWAY", flush=True)  # some provisions are written inside the open transaction
-        time.sleep(60)
-    return result
+def write_then_hang(*args, **kwargs):
+    original(*args, **kwargs)
+    # Every answer of the file is written, inside the import's still open transaction.
+    print("HALFWAY", flush=True)
+    time.sleep(60)
 
-offline.save_provision = slow_save
+save.write_answers = write_then_hang
 db = connect(sys.argv[1], migrate=False)
 with open(sys.argv[2], "rb") as f:
     offline.import_offline(db, get_questionnaire(), sys.argv[3], "KEN", f, user_id=None)

@@ -27,6 +27,7 @@ from survey.exports.offline import (
 from survey.exports.rows import ANSWER_COLUMNS, ExportError, answer_rows, make_filters
 from survey.exports.safe import csv_text
 from survey.exports.tabular import write_csv, write_json
+from survey.responding import save_provision
 from survey.scoring import regional_priorities, scores_rows, ta_demand
 from survey.storage.responses import (
     change_status,
@@ -34,7 +35,6 @@ from survey.storage.responses import (
     get_or_create_response,
     history,
     load_answers,
-    save_provision,
 )
 
 STAMP = "2026-03-04T05:06:07Z"
@@ -663,7 +663,7 @@ def test_web_edit_after_download_is_never_overwritten_silently(
 def test_submitted_response_refuses_an_import(db, questionnaire, answered, tmp_path):
     path = offline_file(db, questionnaire, answered, "NGA", tmp_path)
     fill(path, {("TIP-5", "measures"): "changed"})
-    with pytest.raises(OfflineImportError, match="This response is submitted and read-only"):
+    with pytest.raises(OfflineImportError, match="response is submitted and read-only"):
         import_offline(db, questionnaire, answered, "NGA", path, user_id=None)
     result = import_offline(db, questionnaire, answered, "NGA", path, user_id=None, force=True)
     assert result.changed == 1

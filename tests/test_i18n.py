@@ -101,7 +101,8 @@ def test_export_labels_follow_lang_and_codes_do_not_change(
     from openpyxl import load_workbook
 
     from survey.cli import main
-    from survey.storage.responses import change_status, get_or_create_response, save_provision
+    from survey.responding import save_provision
+    from survey.storage.responses import change_status, get_or_create_response
 
     response = get_or_create_response(db, round_id, "EGY")
     save_provision(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from survey.storage.responses import change_status, get_or_create_response, save_provision
+from survey.responding import save_provision
+from survey.storage.responses import change_status, get_or_create_response
 from survey.storage.users import create_api_token
 
 COUNTED = {

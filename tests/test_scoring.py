@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from survey.questionnaire import check_directory, default_directory
+from survey.responding import save_provision
 from survey.scoring import (
     reference_priorities,
     regional_priorities,
@@ -18,7 +19,7 @@ from survey.scoring import (
     ta_demand,
 )
 from survey.storage import connect, transaction
-from survey.storage.responses import change_status, get_or_create_response, save_provision
+from survey.storage.responses import change_status, get_or_create_response
 from survey.storage.rounds import create_round
 from survey.storage.states import load_states, region_expression
 

@@ -71,8 +71,11 @@ def test_respondent_saves_a_draft_with_any_subset_and_sees_it_after_reload(
     assert 'value="partly" checked' in page
     assert "Penal Code s. 12 (2010)" in page
     # Relevance: steps and TA questions are shown now that compliance is 'partly'.
-    assert re.search(r'id="f-TIP-5\.steps" data-question="steps">', page)
-    assert re.search(r'id="f-TIP-5\.ta_types" data-question="ta_types" hidden', page)
+    assert re.search(r'id="f-TIP-5\.steps" data-question="steps" data-field="TIP-5\.steps">', page)
+    assert re.search(
+        r'id="f-TIP-5\.ta_types" data-question="ta_types" data-field="TIP-5\.ta_types" hidden',
+        page,
+    )
     stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
     assert stored["compliance"].value == "partly"
 
@@ -150,38 +153,94 @@ def test_an_untouched_field_never_overwrites_a_newer_answer(login_as, people, ro
     assert stored["measures"].value == "Act 9"
 
 
-def test_expired_session_keeps_the_post_and_saves_it_after_login(
-    client, actions, people, round_id, db
+def _expire_sessions(db):
+    db.execute("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00Z'")
+
+
+def test_expired_session_keeps_the_post_and_saves_it_after_login_and_confirmation(
+    ken, client, round_id, db
 ):
     url = CHAPTER.format(round=round_id)
-    response = client.post(url, data=tip5(compliance="no", measures="Typed before the time-out"))
+    page = client.get(url).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    _expire_sessions(db)
+    data = {**tip5(compliance="no", measures="Typed before the time-out"), "csrf_token": csrf}
+    data.update(tokens(page))
+    response = client.post(url, data=data)
     assert response.status_code == 401
     text = response.get_data(as_text=True)
     assert "Your session has expired" in text
     replay = re.search(r'name="replay" type="hidden" value="([^"]+)"', text).group(1)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text).group(1)
-    after = client.post(
+    login_csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text).group(1)
+    shown = client.post(
         "/login",
         data={
             "email": "ken@example.org",
             "password": "correct horse battery",
-            "csrf_token": csrf,
+            "csrf_token": login_csrf,
             "replay": replay,
             "next": url,
         },
     )
-    assert after.status_code == 302
+    # Nothing is saved until the user has seen the kept changes and confirmed them.
+    assert shown.status_code == 200
+    review = shown.get_data(as_text=True)
+    assert "Typed before the time-out" in review
+    assert find_response(db, round_id, "KEN") is None
+    confirm_csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', review).group(1)
+    saved = client.post(
+        f"/fill/{round_id}/replay",
+        data={"csrf_token": confirm_csrf, "replay": replay, "action": "save"},
+    )
+    assert saved.status_code == 302
     stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
     assert stored["measures"].value == "Typed before the time-out"
+    assert history(db, find_response(db, round_id, "KEN")["id"], "TIP-5")[0]["source"] == "replay"
+
+
+def test_a_kept_post_can_be_discarded_and_is_never_saved_for_another_user(
+    ken, client, app, round_id, db
+):
+    url = CHAPTER.format(round=round_id)
+    page = client.get(url).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    _expire_sessions(db)
+    response = client.post(url, data={**tip5(measures="Mine"), "csrf_token": csrf})
+    text = response.get_data(as_text=True)
+    replay = re.search(r'name="replay" type="hidden" value="([^"]+)"', text).group(1)
+    login_csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text).group(1)
+    # A colleague logs in on the same browser with the kept post: it is not theirs, so it is
+    # neither shown nor saved.
+    other = client.post(
+        "/login",
+        data={
+            "email": "ken2@example.org",
+            "password": "correct horse battery",
+            "csrf_token": login_csrf,
+            "replay": replay,
+        },
+    )
+    assert other.status_code == 302
+    assert find_response(db, round_id, "KEN") is None
+    helper = __import__("tests.conftest", fromlist=["Actions"]).Actions(client)
+    refused = helper.post(
+        f"/fill/{round_id}/replay", {"replay": replay, "action": "save"}, form_url=url
+    )
+    assert refused.status_code == 302
+    assert find_response(db, round_id, "KEN") is None or not load_answers(
+        db, find_response(db, round_id, "KEN")["id"]
+    )
 
 
 def test_autosave_returns_json_and_new_tokens(ken, client, round_id):
+    from survey.responding import answer_token
+
     url = CHAPTER.format(round=round_id)
     response = ken.post(url, tip5(compliance="yes"), headers={"X-Autosave": "1"})
     assert response.status_code == 200
     body = response.get_json()
     assert body["saved"] == ["TIP-5.compliance"]
-    assert body["tokens"]["TIP-5.compliance.v"].startswith("1:")
+    assert body["tokens"]["TIP-5.compliance.v"] == answer_token("yes")
 
 
 def test_autosave_after_session_expiry_asks_to_log_in(client, people, round_id):
@@ -273,7 +332,7 @@ def test_cross_referenced_answer_can_be_copied_in(ken, client, round_id, db, que
     target_chapter = questionnaire.chapter_of(target)
     page_url = f"/fill/{round_id}/SOM/{target_chapter.id}"
     page = client.get(page_url).get_data(as_text=True)
-    assert f"Your State answered the related provision {source.id} (" in page
+    assert f'<option value="{source.id}">' in page
     response = ken.post(
         f"/fill/{round_id}/copy/{target.id}", {"source": source.id}, form_url=page_url
     )
@@ -404,3 +463,100 @@ def test_idle_sessions_expire_on_the_server_and_are_pruned(login_as, db, app):
         == 0
     )
     assert app.permanent_session_lifetime == timedelta(hours=8)
+
+
+@pytest.mark.parametrize(
+    "error", ["database or disk is full", "attempt to write a readonly database"]
+)
+def test_unwritable_database_says_not_saved_and_keeps_the_text(
+    ken, client, round_id, db, monkeypatch, error
+):
+    import sqlite3
+
+    import survey.responding.save as save
+
+    def refuse(*args, **kwargs):
+        raise sqlite3.OperationalError(error)
+
+    url = CHAPTER.format(round=round_id)
+    client.get(url)
+    monkeypatch.setattr(save, "write_answers", refuse)
+    typed = "Text typed <b>while</b> the disk was full"
+    autosave = ken.post(url, tip5(measures=typed), headers={"X-Autosave": "1"})
+    assert autosave.status_code == 503
+    assert autosave.get_json()["error"] == "storage"
+    assert "Not saved" in autosave.get_json()["message"]
+    page = ken.post(url, tip5(measures=typed))
+    assert page.status_code == 503
+    text = page.get_data(as_text=True)
+    assert "Not saved" in text and "Text typed &lt;b&gt;while&lt;/b&gt; the disk was full" in text
+    response = find_response(db, round_id, "KEN")
+    assert response is None or "TIP-5" not in load_answers(db, response["id"])
+
+
+def test_stale_form_without_script_comes_back_with_the_typed_text(ken, client, round_id, db):
+    url = CHAPTER.format(round=round_id)
+    client.get(url)
+    response = client.post(url, data={**tip5(measures="Typed in a stale tab"), "csrf_token": "x"})
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "this page had expired" in text
+    assert "Typed in a stale tab</textarea>" in text
+    resaved = ken.post(url, tip5(measures="Typed in a stale tab"))
+    assert resaved.status_code == 302
+    stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
+    assert stored["measures"].value == "Typed in a stale tab"
+
+
+def test_copy_asks_before_replacing_an_answer_and_can_be_undone(
+    ken, client, round_id, db, questionnaire
+):
+    target = next(p for p in questionnaire.provisions.values() if p.id.startswith("SOM-12"))
+    source = next(p for p in questionnaire.related(target.id) if p.id.startswith("TIP-12"))
+    source_url = f"/fill/{round_id}/TIP/{questionnaire.chapter_of(source).id}"
+    target_url = f"/fill/{round_id}/SOM/{questionnaire.chapter_of(target).id}"
+    ken.post(
+        source_url,
+        {f"{source.id}.present": "1", f"{source.id}.measures": "Passport Act"},
+    )
+    ken.post(target_url, {f"{target.id}.present": "1", f"{target.id}.measures": "Mine"})
+    response_id = find_response(db, round_id, "KEN")["id"]
+    asked = ken.post(
+        f"/fill/{round_id}/copy/{target.id}", {"source": source.id}, form_url=target_url
+    )
+    assert asked.status_code == 200
+    text = asked.get_data(as_text=True)
+    assert "Mine" in text and "Passport Act" in text
+    assert load_answers(db, response_id)[target.id]["measures"].value == "Mine"
+    base = re.search(r'name="base\.measures" value="([^"]+)"', text).group(1)
+    copied = ken.post(
+        f"/fill/{round_id}/copy/{target.id}",
+        {"source": source.id, "confirm": "1", "base.measures": base},
+        form_url=target_url,
+    )
+    assert copied.status_code == 302
+    assert load_answers(db, response_id)[target.id]["measures"].value == "Passport Act"
+    page = client.get(copied.headers["Location"]).get_data(as_text=True)
+    undo_url = re.search(r'action="(/fill/[^"]+/undo/[0-9a-f]+)"', page).group(1)
+    undone = ken.post(undo_url, {}, form_url=target_url)
+    assert undone.status_code == 302
+    assert load_answers(db, response_id)[target.id]["measures"].value == "Mine"
+
+
+def test_related_offers_are_grouped_by_article(ken, client, round_id, db, questionnaire):
+    """One offer (a choice of paragraphs and one button) per related article, not per pair."""
+    many = max(questionnaire.provisions.values(), key=lambda p: len(questionnaire.related(p.id)))
+    related = questionnaire.related(many.id)
+    response = __import__("survey.storage.responses", fromlist=["x"]).get_or_create_response(
+        db, round_id, "KEN"
+    )
+    from survey.responding import save_provision
+
+    for r in related:
+        save_provision(db, response["id"], r.id, {"compliance": "yes"}, user_id=None)
+    page = client.get(
+        f"/fill/{round_id}/{many.instrument}/{questionnaire.chapter_of(many).id}"
+    ).get_data(as_text=True)
+    section = page.split(f'id="{many.id}" data-provision=')[1].split("</section>")[0]
+    articles = {"-".join(r.id.split("-")[:2]) for r in related}
+    assert section.count("copy-button") == len(articles) < len(related)

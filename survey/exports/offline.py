@@ -9,9 +9,7 @@ transaction through the same history as a web edit (source 'offline').
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import re
 import warnings
 import zipfile
@@ -25,15 +23,10 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..answers import MAX_TEXT, AnswerError, clean_value
+from ..responding import Edit, SaveRefused, answer_token, save_answers
 from ..storage.db import transaction
 from ..storage.migrations import now
-from ..storage.responses import (
-    EDITABLE,
-    find_response,
-    get_or_create_response,
-    load_answers,
-    save_provision,
-)
+from ..storage.responses import find_response, get_or_create_response, load_answers
 from ..storage.rounds import get_round, state_instruments
 from ..storage.states import state_name
 from .rows import ExportError
@@ -95,10 +88,8 @@ class OfflineImportResult:
 # -- values in cells -----------------------------------------------------------------------------
 
 
-def value_digest(value) -> str:
-    """A short fingerprint of a stored answer, kept in the file to tell what the user changed."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+# The file keeps the same "what the user started from" token as the web form, in a hidden column.
+value_digest = answer_token
 
 
 def truncation_marker(total: int) -> str:
@@ -657,9 +648,10 @@ def _describe(value) -> str:
     return f"'{text[:60]}…'" if len(text) > 60 else f"'{text}'"
 
 
-def _changes(rows: list[_Row], stored, order: dict[str, int], *, overwrite: bool, lang: str):
-    """{provision_id: {question: value}} to write, and problems (conflicts, edited long texts)."""
-    changes: dict[str, dict] = {}
+def _edits(rows: list[_Row], stored, order: dict[str, int], *, lang: str):
+    """Edits for the save service (base = the token in the file), and problems with long texts."""
+    edits: list[Edit] = []
+    cells: dict[tuple[str, str], _Row] = {}
     problems = []
     for row in rows:
         current = stored.get(row.provision.id, {}).get(row.question.name)
@@ -675,24 +667,20 @@ def _changes(rows: list[_Row], stored, order: dict[str, int], *, overwrite: bool
                     )
                 )
             continue
-        if row.token == value_digest(row.value):
-            continue  # left as downloaded: never overwrite a newer answer given on the web
-        if row.value == current_value:
-            continue
-        if row.token is not None and row.token != value_digest(current_value) and not overwrite:
-            who = f" by {current.updated_by_email}" if current and current.updated_by_email else ""
-            when = f" on {current.updated_at}" if current else ""
-            problems.append(
-                (
-                    order[row.sheet],
-                    row.row,
-                    ANSWER_LETTER,
-                    f"{row.cell}: this answer was changed on the web{who}{when} after the file was downloaded (it is now {_describe(current_value)}; the file says {_describe(row.value)}). Keep the newer answer by restoring the cell, or upload again choosing to replace newer answers.",
-                )
-            )
-            continue
-        changes.setdefault(row.provision.id, {})[row.question.name] = row.value
-    return changes, problems
+        edits.append(Edit(row.provision.id, row.question.name, row.value, row.token))
+        cells[(row.provision.id, row.question.name)] = row
+    return edits, cells, problems
+
+
+def _conflict_problem(row: _Row, conflict, order: dict[str, int]):
+    who = f" by {conflict.theirs_by}" if conflict.theirs_by else ""
+    when = f" on {conflict.theirs_at}" if conflict.theirs_at else ""
+    return (
+        order[row.sheet],
+        row.row,
+        ANSWER_LETTER,
+        f"{row.cell}: this answer was changed on the web{who}{when} after the file was downloaded (it is now {_describe(conflict.theirs)}; the file says {_describe(row.value)}). Keep the newer answer by restoring the cell, or upload again choosing to replace newer answers.",
+    )
 
 
 def _open_workbook(data: bytes):
@@ -758,33 +746,33 @@ def import_offline(
     result = OfflineImportResult()
     with transaction(db):
         response = find_response(db, round_id, iso3)
-        if not force:
-            if round_["status"] != "open":
-                raise OfflineImportError(
-                    [f"Round {round_id} is closed: answers can no longer be changed."]
-                )
-            if response is not None and response["status"] not in EDITABLE:
-                raise OfflineImportError(
-                    [
-                        f"This response is {response['status']} and read-only; the secretariat must "
-                        "return it before a file can be imported."
-                    ]
-                )
         stored = load_answers(db, response["id"]) if response else {}
-        changes, conflicts = _changes(rows, stored, order, overwrite=overwrite, lang=lang)
-        problems = sorted(problems + conflicts, key=lambda p: p[:3])
-        if problems:
-            raise OfflineImportError([p[3] for p in problems])
-        if not changes:
-            result.response_id = response["id"] if response else None
-            return result
+        edits, cells, long_texts = _edits(rows, stored, order, lang=lang)
+        problems = problems + long_texts
+        if problems:  # nothing is saved from a file with any bad cell
+            raise OfflineImportError([p[3] for p in sorted(problems, key=lambda p: p[:3])])
         response = response or get_or_create_response(db, round_id, iso3)
         result.response_id = response["id"]
-        for provision_id, values in changes.items():
-            saved = save_provision(
-                db, response["id"], provision_id, values, user_id=user_id, source="offline"
+        try:
+            outcome = save_answers(
+                db,
+                response["id"],
+                edits,
+                user_id=user_id,
+                source="offline",
+                overwrite=overwrite,
+                require_editable=not force,
             )
-            result.changed += len(saved.changed)
-            result.changes += [(provision_id, q) for q in saved.changed]
-            result.provisions += 1 if saved.changed else 0
+        except SaveRefused as exc:
+            raise OfflineImportError([exc.message]) from None
+        problems += [
+            _conflict_problem(cells[(c.provision_id, c.question)], c, order)
+            for c in outcome.conflicts
+        ]
+        if problems:
+            # Raising inside the transaction rolls back whatever the save wrote.
+            raise OfflineImportError([p[3] for p in sorted(problems, key=lambda p: p[:3])])
+        result.changed = len(outcome.changed)
+        result.changes = list(outcome.changed)
+        result.provisions = len({pid for pid, _q in outcome.changed})
     return result

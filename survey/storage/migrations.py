@@ -134,6 +134,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX answers_by_question ON answers (question, response_id, provision_id, value);
         """,
     ),
+    (
+        "0003_answer_history_save_id",
+        """
+        -- Every save (a chapter, a copy, an import, an undo) is one transaction with one id, so a
+        -- save can be listed and undone as a whole.
+        ALTER TABLE answer_history ADD COLUMN save_id TEXT;
+        CREATE INDEX answer_history_by_save ON answer_history (save_id);
+        """,
+    ),
+    (
+        "0004_health",
+        """
+        -- One row /healthz rewrites on each probe: a real write, so a read-only or full database
+        -- shows as unavailable rather than healthy.
+        CREATE TABLE health (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            checked_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..i18n import _
 from .db import transaction
@@ -87,104 +87,129 @@ def load_answers(db, response_id: int, provision_ids=None) -> dict[str, dict[str
     return out
 
 
-def compliance_answered(db, response_id: int) -> dict[str, dict]:
-    """{provision_id: {"compliance": <stored JSON text>}} for provisions whose compliance is answered.
-
-    For progress counts, which only need to know that an answer exists (no JSON decoding).
-    """
+def progress_values(db, response_id: int) -> dict[str, dict]:
+    """{provision_id: {question: value}} for progress counts: choice answers decoded, long texts
+    replaced by a placeholder (progress needs to know that they exist, not what they say)."""
     rows = db.execute(
-        "SELECT provision_id, value FROM answers WHERE question = 'compliance' AND response_id = ?",
+        "SELECT provision_id, question,"
+        " CASE WHEN length(value) > 80 AND substr(value, 1, 1) = '\"' THEN '\"…\"' ELSE value END"
+        " FROM answers WHERE response_id = ?",
         [response_id],
     )
-    return {pid: {"compliance": value} for pid, value in rows}
+    out: dict[str, dict] = defaultdict(dict)
+    for pid, question, value in rows:
+        out[pid][question] = json.loads(value)
+    return out
 
 
 def answer_values(answers: dict[str, Answer]) -> dict:
     return {q: a.value for q, a in answers.items()}
 
 
-@dataclass
-class SaveResult:
-    changed: list[str] = field(default_factory=list)
-    conflicts: list[dict] = field(default_factory=list)
+def lock_for_answers(db, response_id: int) -> tuple[str, str] | None:
+    """(response status, round status) read inside the caller's write transaction, or None."""
+    row = db.execute(
+        "SELECT r.status, rounds.status FROM responses r JOIN rounds ON rounds.id = r.round_id"
+        " WHERE r.id = ?",
+        [response_id],
+    ).fetchone()
+    return (row[0], row[1]) if row else None
 
 
-def save_provision(
+def stored_texts(db, response_id: int, provision_ids) -> dict[tuple[str, str], tuple[str, int]]:
+    """{(provision_id, question): (stored JSON text, version)} for the given provisions."""
+    provision_ids = list(provision_ids)
+    out: dict[tuple[str, str], tuple[str, int]] = {}
+    for start in range(0, len(provision_ids), 500):
+        chunk = provision_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for pid, question, value, version in db.execute(
+            "SELECT provision_id, question, value, version FROM answers"
+            f" WHERE response_id = ? AND provision_id IN ({marks})",
+            [response_id, *chunk],
+        ):
+            out[(pid, question)] = (value, version)
+    return out
+
+
+def answer_authors(db, response_id: int, keys) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """{(provision_id, question): (updated_at, email of who last changed it)}."""
+    out = {}
+    for pid, question in keys:
+        row = db.execute(
+            "SELECT a.updated_at, u.email FROM answers a LEFT JOIN users u ON u.id = a.updated_by"
+            " WHERE a.response_id = ? AND a.provision_id = ? AND a.question = ?",
+            [response_id, pid, question],
+        ).fetchone()
+        if row:
+            out[(pid, question)] = (row[0], row[1])
+    return out
+
+
+@dataclass(frozen=True)
+class AnswerWrite:
+    """One answer change as stored: JSON texts (None = no answer) and the version it replaces."""
+
+    provision_id: str
+    question: str
+    old_text: str | None
+    new_text: str | None
+    old_version: int
+
+
+def write_answers(
     db,
     response_id: int,
-    provision_id: str,
-    values: dict,
+    writes: list[AnswerWrite],
     *,
     user_id: int | None,
-    base_versions: dict[str, int] | None = None,
-    source: str = "web",
-) -> SaveResult:
-    """Write the given answers of one provision in one transaction, recording each change.
+    source: str,
+    save_id: str,
+    stamp: str,
+) -> None:
+    """Apply the writes and append one history row each; the caller holds the transaction."""
+    upserts = [w for w in writes if w.new_text is not None]
+    deletes = [w for w in writes if w.new_text is None]
+    db.conn.executemany(
+        "INSERT INTO answers (response_id, provision_id, question, value, version, updated_at, updated_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(response_id, provision_id, question) DO UPDATE SET"
+        " value = excluded.value, version = excluded.version,"
+        " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        [
+            (response_id, w.provision_id, w.question, w.new_text, w.old_version + 1, stamp, user_id)
+            for w in upserts
+        ],
+    )
+    db.conn.executemany(
+        "DELETE FROM answers WHERE response_id = ? AND provision_id = ? AND question = ?",
+        [(response_id, w.provision_id, w.question) for w in deletes],
+    )
+    db.conn.executemany(
+        "INSERT INTO answer_history (response_id, provision_id, question, old_value, new_value,"
+        " changed_at, changed_by, source, save_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (response_id, w.provision_id, w.question, w.old_text, w.new_text, stamp, user_id)
+            + (source, save_id)
+            for w in writes
+        ],
+    )
+    if writes:
+        db.execute("UPDATE responses SET updated_at = ? WHERE id = ?", [stamp, response_id])
 
-    `values` maps question -> cleaned value (None clears). `base_versions` maps question -> the
-    version the user started from (0 = it was unanswered). A question whose stored version moved on
-    since, to a value different from the one being saved, is a conflict: it is not written and is
-    returned so the user can choose; every other question is saved.
-    """
-    result = SaveResult()
-    stamp = now()
-    with transaction(db):
-        current = {
-            row[0]: (row[1], row[2])
-            for row in db.execute(
-                "SELECT question, value, version FROM answers WHERE response_id = ? AND provision_id = ?",
-                [response_id, provision_id],
-            )
-        }
-        for question, value in values.items():
-            old_text, version = current.get(question, (None, 0))
-            new_text = None if value is None else encode(value)
-            if old_text == new_text:
-                continue
-            if (
-                base_versions is not None
-                and question in base_versions
-                and base_versions[question] != version
-            ):
-                who = db.execute(
-                    "SELECT a.updated_at, u.email FROM answers a LEFT JOIN users u ON u.id = a.updated_by"
-                    " WHERE a.response_id = ? AND a.provision_id = ? AND a.question = ?",
-                    [response_id, provision_id, question],
-                ).fetchone()
-                result.conflicts.append(
-                    {
-                        "question": question,
-                        "theirs": decode(old_text),
-                        "theirs_version": version,
-                        "theirs_at": who[0] if who else None,
-                        "theirs_by": who[1] if who else None,
-                        "yours": value,
-                    }
-                )
-                continue
-            if new_text is None:
-                db.execute(
-                    "DELETE FROM answers WHERE response_id = ? AND provision_id = ? AND question = ?",
-                    [response_id, provision_id, question],
-                )
-            else:
-                db.execute(
-                    "INSERT INTO answers (response_id, provision_id, question, value, version, updated_at, updated_by)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(response_id, provision_id, question) DO UPDATE SET"
-                    " value = excluded.value, version = excluded.version,"
-                    " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                    [response_id, provision_id, question, new_text, version + 1, stamp, user_id],
-                )
-            db.execute(
-                "INSERT INTO answer_history (response_id, provision_id, question, old_value, new_value,"
-                " changed_at, changed_by, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [response_id, provision_id, question, old_text, new_text, stamp, user_id, source],
-            )
-            result.changed.append(question)
-        if result.changed:
-            db.execute("UPDATE responses SET updated_at = ? WHERE id = ?", [stamp, response_id])
-    return result
+
+def saved_changes(db, response_id: int, save_id: str) -> list[dict]:
+    """The history rows of one save: provision_id, question, old/new values (decoded), source."""
+    rows = []
+    for row in db.query(
+        "SELECT provision_id, question, old_value, new_value, source, changed_by, changed_at"
+        " FROM answer_history WHERE response_id = ? AND save_id = ? ORDER BY id",
+        [response_id, save_id],
+    ):
+        row["old_value"] = decode(row["old_value"])
+        row["new_value"] = decode(row["new_value"])
+        rows.append(row)
+    return rows
 
 
 def history(db, response_id: int, provision_id: str | None = None) -> list[dict]:
@@ -263,39 +288,59 @@ def previous_submitted(db, state_iso3: str, before_round: str) -> dict | None:
     return rows[0] if rows else None
 
 
-def prefill_from(
-    db, response_id: int, source_response_id: int, *, user_id: int | None, provision_ids
-) -> int:
-    """Copy another response's answers into an empty response (one transaction); return the count."""
-    provision_ids = set(provision_ids)
-    stamp = now()
-    copied = 0
-    with transaction(db):
-        if db.execute(
-            "SELECT 1 FROM answers WHERE response_id = ? LIMIT 1", [response_id]
-        ).fetchone():
-            raise WorkflowError(
-                _("This response already has answers; pre-filling would overwrite them.")
-            )
-        rows = db.execute(
-            "SELECT provision_id, question, value FROM answers WHERE response_id = ?",
-            [source_response_id],
-        ).fetchall()
-        rows = [r for r in rows if r[0] in provision_ids]
-        db.conn.executemany(
-            "INSERT INTO answers (response_id, provision_id, question, value, version, updated_at, updated_by)"
-            " VALUES (?, ?, ?, ?, 1, ?, ?)",
-            [(response_id, p, q, v, stamp, user_id) for p, q, v in rows],
+def has_answers(db, response_id: int) -> bool:
+    return (
+        db.execute("SELECT 1 FROM answers WHERE response_id = ? LIMIT 1", [response_id]).fetchone()
+        is not None
+    )
+
+
+def mark_prefilled(db, response_id: int, source_round_id: str, stamp: str) -> None:
+    db.execute(
+        "UPDATE responses SET prefilled_from = ?, updated_at = ? WHERE id = ?",
+        [source_round_id, stamp, response_id],
+    )
+
+
+def responses_by_state(db, round_id: str) -> list[dict]:
+    """Every State with its response in a round (status 'not started' when it has none), by name.
+
+    Each row is the State's columns plus response_id, status, updated_at, submitted_at and
+    `answered`, the number of provisions whose compliance is answered.
+    """
+    return list(
+        db.query(
+            """
+            SELECT states.*, r.id AS response_id, coalesce(r.status, 'not started') AS status, r.updated_at,
+                   r.submitted_at, (SELECT count(DISTINCT provision_id) FROM answers a
+                                    WHERE a.response_id = r.id AND a.question = 'compliance') AS answered
+            FROM states LEFT JOIN responses r ON r.state_iso3 = states.iso3 AND r.round_id = ?
+            ORDER BY states.name_en
+            """,
+            [round_id],
         )
-        db.conn.executemany(
-            "INSERT INTO answer_history (response_id, provision_id, question, old_value, new_value,"
-            " changed_at, changed_by, source) VALUES (?, ?, ?, NULL, ?, ?, ?, 'prefill')",
-            [(response_id, p, q, v, stamp, user_id) for p, q, v in rows],
-        )
-        source = get_response(db, source_response_id)
-        db.execute(
-            "UPDATE responses SET prefilled_from = ?, updated_at = ? WHERE id = ?",
-            [source["round_id"], stamp, response_id],
-        )
-        copied = len(rows)
-    return copied
+    )
+
+
+def last_change_id(db, response_id: int) -> int:
+    """The id of the response's latest history row (0 if none): changes whenever an answer does."""
+    row = db.execute(
+        "SELECT max(id) FROM answer_history WHERE response_id = ?", [response_id]
+    ).fetchone()
+    return row[0] or 0
+
+
+def compliance_codes(db, response_id: int, provision_ids) -> dict[str, str]:
+    """{provision_id: compliance code} for those of the given provisions that have one."""
+    provision_ids = list(provision_ids)
+    out: dict[str, str] = {}
+    for start in range(0, len(provision_ids), 500):
+        chunk = provision_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for pid, value in db.execute(
+            "SELECT provision_id, value FROM answers WHERE question = 'compliance'"
+            f" AND response_id = ? AND provision_id IN ({marks})",
+            [response_id, *chunk],
+        ):
+            out[pid] = json.loads(value)
+    return out

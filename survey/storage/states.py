@@ -77,3 +77,14 @@ def region_expression(grouping: str) -> str:
 def regions(db, grouping: str) -> list[str]:
     expr = region_expression(grouping)
     return [r[0] for r in db.execute(f"SELECT DISTINCT {expr} FROM states ORDER BY 1")]
+
+
+def get_state(db, iso3: str) -> dict | None:
+    """The Member State row for an ISO3 code (any case), or None."""
+    rows = list(db.query("SELECT * FROM states WHERE iso3 = ?", [(iso3 or "").upper()]))
+    return rows[0] if rows else None
+
+
+def list_states(db) -> list[dict]:
+    """Every Member State, by English name."""
+    return list(db.query("SELECT * FROM states ORDER BY name_en"))

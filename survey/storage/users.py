@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..i18n import _
 from .db import transaction
 from .migrations import now
+from .sessions import end_user_sessions
 
 ROLES = ("respondent", "analyst", "admin")
 MIN_PASSWORD = 10
@@ -97,13 +98,14 @@ def create_user(
 
 
 def set_password(db, user_id: int, password: str) -> None:
+    """Set a new password and end every session of the user: whoever knew the old one is out."""
     check_password_strength(password)
     with transaction(db):
-        # Bumping session_version ends every other session of this user.
         db.execute(
             "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?",
             [generate_password_hash(password), user_id],
         )
+        end_user_sessions(db, user_id)
 
 
 def set_language(db, user_id: int, language: str) -> None:
@@ -112,11 +114,14 @@ def set_language(db, user_id: int, language: str) -> None:
 
 
 def set_active(db, user_id: int, active: bool) -> None:
+    """Enable or disable an account; disabling ends its sessions, so enabling does not revive them."""
     with transaction(db):
         db.execute(
             "UPDATE users SET active = ?, session_version = session_version + 1 WHERE id = ?",
             [int(active), user_id],
         )
+        if not active:
+            end_user_sessions(db, user_id)
 
 
 def authenticate(db, email: str, password: str) -> dict | None:
@@ -133,13 +138,22 @@ def authenticate(db, email: str, password: str) -> dict | None:
 
 
 def create_invitation(db, user_id: int, hours: int = INVITATION_HOURS) -> str:
-    """A one-time token that lets the user set a password; only its hash is stored."""
+    """A one-time token that lets the user set a password; only its hash is stored.
+
+    Older links of the user stop working: only the newest link sent is valid.
+    """
     token = secrets.token_urlsafe(32)
     expires = (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with transaction(db):
+        stamp = now()
+        # Expiring them now (rather than deleting) keeps when each link was issued and revoked.
+        db.execute(
+            "UPDATE invitations SET expires_at = ? WHERE user_id = ? AND used_at IS NULL AND expires_at > ?",
+            [stamp, user_id, stamp],
+        )
         db.execute(
             "INSERT INTO invitations (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            [_hash_token(token), user_id, now(), expires],
+            [_hash_token(token), user_id, stamp, expires],
         )
     return token
 
@@ -173,6 +187,8 @@ def redeem_invitation(db, token: str, password: str) -> dict:
             "UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE id = ?",
             [generate_password_hash(password), user["id"]],
         )
+        # The browser that redeems the link logs in afresh; any older session of the user ends.
+        end_user_sessions(db, user["id"])
     return get_user(db, user["id"])
 
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from ..storage.rounds import RoundError, create_round, list_rounds, set_round_status
+from ..storage.states import list_states
 from ..storage.users import (
     UserError,
     create_invitation,
@@ -32,8 +33,7 @@ def users():
     db = get_db()
     form = UserForm()
     form.state.choices = [("", "—")] + [
-        (r["iso3"], f"{r['name_en']} ({r['iso3']})")
-        for r in db.query("SELECT iso3, name_en FROM states ORDER BY name_en")
+        (r["iso3"], f"{r['name_en']} ({r['iso3']})") for r in list_states(db)
     ]
     invite_link = None
     if form.validate_on_submit():

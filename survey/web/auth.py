@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -23,11 +24,12 @@ from flask import (
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..i18n import N_
-from ..storage import transaction
+from ..storage import health, transaction
 from ..storage.migrations import now
+from ..storage.sessions import delete_session, start_session_row
 from ..storage.users import (
     UserError,
     authenticate,
@@ -75,6 +77,8 @@ def load_user():
         or not user["active"]
         or row[1] < _stamp_ago(current_app.permanent_session_lifetime)
     ):
+        if row is not None and user is not None and user["active"]:
+            _note_expired_author(row[0])
         session.clear()
         return
     if row[1] < _stamp_ago(
@@ -98,19 +102,16 @@ def _stamp_ago(delta: timedelta) -> str:
 def start_session(user: dict) -> None:
     """Rotate the session on login: a fresh cookie and a new server-side session id."""
     session.clear()
+    # Flask-WTF caches this request's CSRF token; it belonged to the old session.
+    g.pop("csrf_token", None)
     sid = secrets.token_urlsafe(32)
-    db = get_db()
-    with transaction(db):
-        stamp = now()
-        # Sessions idle longer than the lifetime are over: forget them (keeps the table small).
-        db.execute(
-            "DELETE FROM sessions WHERE last_seen_at < ?",
-            [_stamp_ago(current_app.permanent_session_lifetime)],
-        )
-        db.execute(
-            "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
-            [_hash(sid), user["id"], stamp, stamp],
-        )
+    # Sessions idle longer than the lifetime are over: forget them (keeps the table small).
+    start_session_row(
+        get_db(),
+        _hash(sid),
+        user["id"],
+        prune_before=_stamp_ago(current_app.permanent_session_lifetime),
+    )
     session["sid"] = sid
     session.permanent = True
     g.user = user
@@ -119,9 +120,7 @@ def start_session(user: dict) -> None:
 def end_session() -> None:
     sid = session.get("sid")
     if sid:
-        db = get_db()
-        with transaction(db):
-            db.execute("DELETE FROM sessions WHERE id_hash = ?", [_hash(sid)])
+        delete_session(get_db(), _hash(sid))
     session.clear()
     g.user = None
 
@@ -155,35 +154,99 @@ def roles_required(*roles):
 
 
 def _safe_next(target: str | None) -> str | None:
-    if not target:
+    """`target` when it is a path on this site, else None (the caller goes somewhere safe).
+
+    Refused: absolute and scheme-relative URLs; backslashes (browsers read `/\\host` as
+    `//host`); control and other unprintable characters (CR/LF would split the Location header,
+    and browsers drop tabs and newlines, so `/<TAB>/host` is `//host`).
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
         return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if "\\" in target or not target.isprintable():
+        return None
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unbalanced "[" where a host would be
+        return None
+    if parts.scheme or parts.netloc:
         return None
     return target
 
 
+# A post that arrives after the session expired may be kept for its author only: it must carry the
+# CSRF token of that (real, now expired) session, and it is shown to the same user after a new
+# login within REPLAY_MAX_AGE, to be confirmed before anything is saved. A cross-site post
+# carries no session cookie, so it never qualifies.
+REPLAY_MAX_AGE = 30 * 60  # seconds
+_replay_handlers: dict = {}
+
+
+def register_replay(endpoint: str, handler) -> None:
+    """`handler(packed, token)` renders the confirmation page for a kept post to `endpoint`."""
+    _replay_handlers[endpoint] = handler
+
+
+def _note_expired_author(user_id: int) -> None:
+    """Remember who an expired session belonged to, if this post proves it came from that page."""
+    if request.method != "POST":
+        return
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return
+    g.expired_author = user_id
+
+
 def _replay_serializer():
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="replay")
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="replay-v2")
 
 
-def replay_token(endpoint: str, view_args: dict, form: dict) -> str:
-    """Pack a post that arrived after the session expired, to be saved right after login."""
-    return _replay_serializer().dumps({"endpoint": endpoint, "args": view_args, "form": form})
+def replay_token(user_id: int, endpoint: str, view_args: dict, form: dict) -> str:
+    """Sign a post kept from an expired session, bound to its author (shown after login)."""
+    return _replay_serializer().dumps(
+        {"user": user_id, "endpoint": endpoint, "args": view_args, "form": form}
+    )
+
+
+def load_replay(token: str, user_id: int) -> dict | None:
+    """The kept post if the token is genuine, recent and `user_id`'s own; else None."""
+    try:
+        packed = _replay_serializer().loads(token, max_age=REPLAY_MAX_AGE)
+    except BadSignature:  # includes SignatureExpired
+        return None
+    if not isinstance(packed, dict) or packed.get("user") != user_id:
+        return None
+    if packed.get("endpoint") not in _replay_handlers:
+        return None
+    return packed
 
 
 def login_page_for_expired_post():
-    """A post from an expired session: ask to log in again and keep what was typed."""
-    form_data = {key: request.form.getlist(key) for key in request.form if key != "csrf_token"}
-    token = replay_token(request.endpoint, dict(request.view_args or {}), form_data)
-    form = LoginForm(next=request.path, replay=token)
-    flash(
-        _(
-            "Your session has expired. Log in again: the changes you just made are kept and will be saved."
-        ),
-        "warning",
-    )
-    return render_template("login.html", form=form, replaying=True), 401
+    """A post from an expired session: ask to log in again; keep the post only for its author."""
+    author = getattr(g, "expired_author", None)
+    token = ""
+    if author is not None:
+        form_data = {key: request.form.getlist(key) for key in request.form if key != "csrf_token"}
+        token = replay_token(author, request.endpoint, dict(request.view_args or {}), form_data)
+        flash(
+            _(
+                "Your session has expired. Log in again: you will see the changes you just made and can save them."
+            ),
+            "warning",
+        )
+    else:
+        flash(
+            _(
+                "Your session has expired and this change could not be kept on the server. Log in again, then reopen the page: a copy kept in this browser is offered back."
+            ),
+            "warning",
+        )
+    # formdata=None: the login page takes nothing from the (possibly forged) post it answers.
+    form = LoginForm(formdata=None, next=request.path, replay=token)
+    return render_template("login.html", form=form, replaying=bool(token)), 401
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -198,19 +261,9 @@ def login():
             form.password.errors.append(_(LOGIN_FAILED))
         else:
             start_session(user)
-            if form.replay.data:
-                try:
-                    packed = _replay_serializer().loads(form.replay.data)
-                except BadSignature:
-                    packed = None
-                if (
-                    packed
-                    and packed.get("endpoint") == "fill.chapter"
-                    and user["role"] == "respondent"
-                ):
-                    from .fill import replay_chapter_save
-
-                    return replay_chapter_save(packed["args"], packed["form"])
+            packed = load_replay(form.replay.data, user["id"]) if form.replay.data else None
+            if packed is not None and user["role"] == "respondent":
+                return _replay_handlers[packed["endpoint"]](packed, form.replay.data)
             return redirect(_safe_next(form.next.data) or url_for("auth.home"))
     status = 200 if request.method == "GET" or not form.errors else 400
     return render_template("login.html", form=form, replaying=bool(form.replay.data)), status
@@ -258,5 +311,10 @@ def home():
 
 @bp.route("/healthz")
 def healthz():
-    get_db().execute("SELECT 1").fetchone()
+    """200 when the database takes a write; 503 with the reason (never a trace) when it does not."""
+    try:
+        health.record_check(get_db())
+    except (sqlite3.Error, OSError) as exc:
+        current_app.logger.warning("health check failed: %s", exc)
+        return {"status": "unavailable", "reason": f"database write failed: {exc}"}, 503
     return {"status": "ok"}

@@ -1,10 +1,12 @@
-"""The respondent's side: fill in the questionnaire chapter by chapter, save drafts, submit."""
+"""The respondent's side over HTTP: thin adapters from requests to survey.responding.
+
+Every answer this blueprint writes goes through `survey.responding.save_answers` (one conflict
+rule, one transaction per save, the editability check inside it); see docs/saving.md.
+"""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
+from dataclasses import dataclass
 
 from flask import (
     Blueprint,
@@ -18,52 +20,47 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from werkzeug.datastructures import MultiDict
+from flask_wtf.csrf import generate_csrf
 
-from ..answers import AnswerError, clean_value
-from ..progress import chapter_progress, missing_answers
+from ..progress import missing_answers, overall_percent
+from ..responding import (
+    SaveRefused,
+    chapter_view,
+    copy_answers,
+    copy_plan,
+    pending_changes,
+    prefill,
+    read_chapter_post,
+    save_answers,
+    token_name,
+    undo_save,
+)
+from ..responding.progress import response_progress
 from ..storage.responses import (
     EDITABLE,
     WorkflowError,
     answer_values,
     change_status,
-    compliance_answered,
+    compliance_codes,
     find_response,
     get_or_create_response,
     history,
     load_answers,
-    prefill_from,
     previous_submitted,
-    save_provision,
+    saved_changes,
 )
 from ..storage.rounds import get_round, state_instruments
-from ..storage.states import state_name
-from .auth import login_page_for_expired_post, roles_required
+from ..storage.states import get_state, state_name
+from .auth import register_replay, roles_required
 from .db import get_db, get_model, round_or_404
-from .forms import BaseForm, field_name, provision_form_class, version_name
+from .forms import BaseForm
 from .i18n import current_language
-from .widgets import copy_forms_html, sections_html, sidebar_html
 
 bp = Blueprint("fill", __name__, url_prefix="/fill")
 
 
-def value_token(version: int, value) -> str:
-    """The hidden 'what I started from' marker: version and a short hash of the value."""
-    digest = hashlib.sha256(json.dumps(value, ensure_ascii=False).encode()).hexdigest()[:12]
-    return f"{version}:{digest}"
-
-
-def _parse_token(token: str | None) -> tuple[int | None, str | None]:
-    if not token or ":" not in token:
-        return None, None
-    version, _, digest = token.partition(":")
-    return (int(version), digest) if version.isdigit() else (None, None)
-
-
 def _state():
-    db = get_db()
-    rows = list(db.query("SELECT * FROM states WHERE iso3 = ?", [g.user["state_iso3"]]))
-    return rows[0]
+    return get_state(get_db(), g.user["state_iso3"])
 
 
 def _editable(round_, response) -> bool:
@@ -79,6 +76,14 @@ def _chapter_or_404(model, instruments, instrument, chapter_id):
     return chapter
 
 
+def _wants_json() -> bool:
+    return request.headers.get("X-Autosave") == "1"
+
+
+def _progress(db, model, instruments, response):
+    return response_progress(db, model, response["id"] if response else None, instruments)
+
+
 @bp.route("/")
 @bp.route("/<round_id>/")
 @roles_required("respondent")
@@ -88,12 +93,10 @@ def overview(round_id=None):
     state = _state()
     response = find_response(db, round_["id"], state["iso3"])
     instruments = state_instruments(db, round_["id"], state["iso3"])
-    values = {}
-    if response:
-        values = compliance_answered(db, response["id"])
-    progress = chapter_progress(model, instruments, values)
+    progress = _progress(db, model, instruments, response)
+    answered_any = any(row.answered for row in progress)
     previous = None
-    if response is None or not values:
+    if response is None or not answered_any:
         previous = previous_submitted(db, state["iso3"], round_["id"])
     return render_template(
         "fill/overview.html",
@@ -102,15 +105,23 @@ def overview(round_id=None):
         state_name=state_name(state, current_language()),
         response=response,
         progress=progress,
+        percent=overall_percent(progress),
         previous=previous,
         editable=_editable(round_, response),
         form=BaseForm(),
     )
 
 
-@bp.route("/<round_id>/prefill", methods=["POST"])
+@bp.route("/csrf")
 @roles_required("respondent")
-def prefill(round_id):
+def csrf():
+    """A fresh CSRF token for a page whose token went stale (a new login in another tab)."""
+    return jsonify({"csrf_token": generate_csrf()})
+
+
+@bp.route("/<round_id>/prefill", methods=["POST"], endpoint="prefill")
+@roles_required("respondent")
+def prefill_round(round_id):
     db, model = get_db(), get_model()
     round_ = round_or_404(round_id)
     if not BaseForm().validate_on_submit():
@@ -120,16 +131,12 @@ def prefill(round_id):
     if source is None:
         abort(404)
     response = get_or_create_response(db, round_["id"], state["iso3"])
-    if not _editable(round_, response):
-        abort(409, _("This response can no longer be edited."))
     instruments = state_instruments(db, round_["id"], state["iso3"])
     ids = [p.id for inst in model.instruments if inst.code in instruments for p in inst.provisions]
     try:
-        count = prefill_from(
-            db, response["id"], source["id"], user_id=g.user["id"], provision_ids=ids
-        )
-    except WorkflowError as exc:
-        flash(str(exc), "error")
+        count = prefill(db, response["id"], source["id"], user_id=g.user["id"], provision_ids=ids)
+    except (WorkflowError, SaveRefused) as exc:
+        flash(getattr(exc, "message", str(exc)), "error")
     else:
         flash(
             _(
@@ -142,106 +149,149 @@ def prefill(round_id):
     return redirect(url_for("fill.overview", round_id=round_["id"]))
 
 
-def _chapter_context(model, chapter, stored, *, form_values=None, conflicts=None):
-    """Per-provision data the chapter template needs; `form_values` overrides stored values."""
-    provisions = []
-    for provision in chapter.provisions:
-        answers = stored.get(provision.id, {})
-        values = {q: a.value for q, a in answers.items()}
-        if form_values and provision.id in form_values:
-            values = {**values, **form_values[provision.id]}
-        tokens = {
-            q.name: value_token(answers[q.name].version, answers[q.name].value)
-            if q.name in answers
-            else value_token(0, None)
-            for q in provision.questions
+@dataclass(frozen=True)
+class UndoNotice:
+    """Shown next to a provision after a copy: what was done, and the form to undo it."""
+
+    save_id: str
+    provision_id: str
+    source: str
+
+
+def _undo_notice(db, response, save_id: str | None) -> UndoNotice | None:
+    if not save_id or response is None:
+        return None
+    changes = saved_changes(db, response["id"], save_id)
+    if not changes or not changes[0]["source"].startswith("copy:"):
+        return None
+    return UndoNotice(save_id, changes[0]["provision_id"], changes[0]["source"][5:])
+
+
+def _neighbours(progress, chapter):
+    keys = [row.chapter.key for row in progress]
+    at = keys.index(chapter.key) if chapter.key in keys else -1
+    previous = progress[at - 1] if at > 0 else None
+    following = progress[at + 1] if 0 <= at < len(progress) - 1 else None
+    return previous, following
+
+
+def render_chapter(
+    round_,
+    state,
+    response,
+    instruments,
+    chapter_,
+    *,
+    post=None,
+    outcome=None,
+    show_posted=False,
+    notice=None,
+    status=200,
+):
+    """The chapter page: stored answers, and what the user posted wherever it needs attention."""
+    db, model = get_db(), get_model()
+    stored = (
+        load_answers(db, response["id"], [p.id for p in chapter_.provisions]) if response else {}
+    )
+    editable = _editable(round_, response)
+    related_ids = {r.id for p in chapter_.provisions for r in model.related(p.id)}
+    related = compliance_codes(db, response["id"], related_ids) if response and editable else {}
+    view = chapter_view(
+        model,
+        chapter_,
+        stored,
+        related=related,
+        editable=editable,
+        post=post,
+        conflicts=outcome.conflicts if outcome else (),
+        show_posted=show_posted,
+    )
+    progress = _progress(db, model, instruments, response)
+    previous, following = _neighbours(progress, chapter_)
+    if view.problems or view.conflicts:
+        status = 409 if view.conflicts else 422
+    return render_template(
+        "fill/chapter.html",
+        round=round_,
+        state=state,
+        response=response,
+        chapter=chapter_,
+        instrument=model.instrument(chapter_.instrument),
+        view=view,
+        progress=progress,
+        percent=overall_percent(progress),
+        previous_chapter=previous,
+        next_chapter=following,
+        editable=editable,
+        notice=notice,
+        undo=_undo_notice(db, response, request.args.get("undo")),
+    ), status
+
+
+def _json_outcome(model, chapter_, post, outcome, progress, sections):
+    conflicts = [
+        {
+            "field": f"{c.provision_id}.{c.question}",
+            "provision": c.provision_id,
+            "question": c.question,
+            "theirs_by": c.theirs_by,
+            "theirs_at": c.theirs_at,
         }
-        if conflicts:
-            for c in conflicts.get(provision.id, []):
-                tokens[c["question"]] = value_token(c["theirs_version"], c["theirs"])
-        shown = {q.name for q in provision.relevant_questions(values)}
-        provisions.append(
-            {
-                "provision": provision,
-                "answers": values,
-                "tokens": tokens,
-                "shown": shown,
-                "updated": max((a.updated_at for a in answers.values()), default=None),
-                "conflicts": (conflicts or {}).get(provision.id, []),
-            }
+        for c in outcome.conflicts
+    ]
+    body = {
+        "saved": [f"{pid}.{q}" for pid, q in outcome.changed],
+        "tokens": {token_name(pid, q): token for (pid, q), token in outcome.tokens.items()},
+        "errors": {p.field: p.message for p in post.problems},
+        "conflicts": conflicts,
+        "save_id": outcome.save_id,
+        "progress": {
+            "percent": overall_percent(progress),
+            "chapters": {row.chapter.key: [row.answered, row.applicable] for row in progress},
+        },
+        "sections": sections,
+    }
+    status = 409 if conflicts else 422 if post.problems else 200
+    if status == 200:
+        body["message"] = (
+            _("Saved: %(n)s answer(s) changed.", n=len(outcome.changed))
+            if outcome.changed
+            else _("Saved: nothing had changed.")
         )
-    return provisions
+    elif conflicts:
+        body["message"] = _(
+            "Someone else changed %(n)s answer(s) on this page while you were editing. Both versions are shown below; choose which to keep, then save again.",
+            n=len(conflicts),
+        )
+    else:
+        body["message"] = _("Some answers could not be saved; see the messages next to them.")
+    return jsonify(body), status
 
 
-def _related_offers(model, chapter, response_id, db):
-    """Answered cross-referenced UN provisions this State could copy in ('import or amend')."""
-    related_ids = {r.id for p in chapter.provisions for r in model.related(p.id)}
-    if not related_ids:
+def _sections_html(round_, state, response, instruments, chapter_, post, outcome) -> dict:
+    """Server-rendered sections of the provisions that need attention (for the page to swap in)."""
+    from flask import get_template_attribute
+
+    pids = {c.provision_id for c in outcome.conflicts} | {p.provision_id for p in post.problems}
+    if not pids:
         return {}
-    answered = load_answers(db, response_id, related_ids)
-    offers = {}
-    for p in chapter.provisions:
-        offers[p.id] = [
-            {"provision": r, "compliance": answered[r.id]["compliance"].value}
-            for r in model.related(p.id)
-            if r.id in answered and "compliance" in answered[r.id]
-        ]
-    return offers
-
-
-def save_chapter(model, db, response, chapter, formdata: MultiDict):
-    """Clean and save the posted provisions of a chapter; return (saved, errors, conflicts, form_values).
-
-    Only provisions whose '<id>.present' marker was posted are touched; inside them, a question
-    whose field was not posted is left alone (a radio group left unanswered posts nothing;
-    checkbox groups always post an empty sentinel so unticking every box still counts).
-    """
-    keep_theirs = set(formdata.getlist("keep_theirs"))
-    errors: dict[str, str] = {}
-    conflicts: dict[str, list] = {}
-    form_values: dict[str, dict] = {}
-    saved: list[str] = []
-    posted = [p for p in chapter.provisions if f"{p.id}.present" in formdata]
-    stored = load_answers(db, response["id"], [p.id for p in posted])
-    for provision in posted:
-        form = provision_form_class(model, provision.id)(formdata)
-        values, bases = {}, {}
-        for question in provision.questions:
-            name = field_name(provision.id, question.name)
-            if name not in formdata:
-                continue
-            raw = form[name].data
-            form_values.setdefault(provision.id, {})[question.name] = raw
-            if name in keep_theirs:
-                continue
-            try:
-                value = clean_value(question, raw)
-            except AnswerError as exc:
-                errors[name] = str(exc)
-                continue
-            base_version, base_hash = _parse_token(
-                form[version_name(provision.id, question.name)].data
-            )
-            current = stored.get(provision.id, {}).get(question.name)
-            if (
-                base_version is not None
-                and base_hash == value_token(base_version, value).split(":")[1]
-            ):
-                continue  # the user left this answer as they found it: never overwrite a newer one
-            values[question.name] = value
-            if base_version is not None:
-                bases[question.name] = base_version
-            elif current is not None:
-                bases[question.name] = current.version
-        if not values:
-            continue
-        result = save_provision(
-            db, response["id"], provision.id, values, user_id=g.user["id"], base_versions=bases
-        )
-        saved += [field_name(provision.id, q) for q in result.changed]
-        if result.conflicts:
-            conflicts[provision.id] = result.conflicts
-    return saved, errors, conflicts, form_values
+    db, model = get_db(), get_model()
+    stored = load_answers(db, response["id"], pids)
+    view = chapter_view(
+        model,
+        chapter_,
+        stored,
+        related={},
+        editable=True,
+        post=post,
+        conflicts=outcome.conflicts,
+    )
+    macro = get_template_attribute("fill/_provision.html", "provision_section")
+    return {
+        pv.id: str(macro(pv, round_, True, current_language()))
+        for pv in view.provisions
+        if pv.id in pids
+    }
 
 
 @bp.route("/<round_id>/<instrument>/<chapter_id>", methods=["GET", "POST"])
@@ -253,149 +303,170 @@ def chapter(round_id, instrument, chapter_id):
     instruments = state_instruments(db, round_["id"], state["iso3"])
     chapter_ = _chapter_or_404(model, instruments, instrument, chapter_id)
     response = find_response(db, round_["id"], state["iso3"])
-    errors, conflicts, form_values = {}, {}, None
-    autosave = request.headers.get("X-Autosave") == "1"
-    if request.method == "POST":
-        if not BaseForm().validate_on_submit():
-            if autosave:
-                return jsonify(
-                    {"error": "csrf", "message": _("Reload the page to continue saving.")}
-                ), 400
-            abort(
-                400,
-                _(
-                    "The form expired. Your browser's back button returns to the page with your text; reload it, then save again."
-                ),
-            )
-        response = response or get_or_create_response(db, round_["id"], state["iso3"])
-        if not _editable(round_, response):
-            message = _(
-                "This response has been submitted and is read-only until it is returned to you."
-            )
-            if autosave:
-                return jsonify({"error": "read_only", "message": message}), 409
-            abort(409, message)
-        saved, errors, conflicts, form_values = save_chapter(
-            model, db, response, chapter_, request.form
+    if request.method == "GET":
+        return render_chapter(round_, state, response, instruments, chapter_)
+    post = read_chapter_post(chapter_, request.form, lang=current_language())
+    if not BaseForm().validate_on_submit():
+        # A page left open while the session was renewed elsewhere: nothing is saved, nothing typed
+        # is lost. The script fetches a fresh token and saves again; without it the page comes
+        # back with the typed answers and a new token, ready to save.
+        message = _(
+            "Not saved: this page had expired. Your answers are shown as you typed them; press Save again."
         )
-        if autosave:
-            posted = [p.id for p in chapter_.provisions if f"{p.id}.present" in request.form]
-            stored = load_answers(db, response["id"], posted)
-            tokens = {
-                version_name(pid, q): value_token(a.version, a.value)
-                for pid, answers in stored.items()
-                for q, a in answers.items()
-            }
-            return jsonify(
-                {
-                    "saved": saved,
-                    "errors": errors,
-                    "conflicts": sum(len(c) for c in conflicts.values()),
-                    "tokens": tokens,
-                }
-            ), (409 if conflicts else 422 if errors else 200)
-        if not errors and not conflicts:
-            flash(
-                _("Saved: %(n)s answer(s) changed.", n=len(saved))
-                if saved
-                else _("Saved: nothing had changed."),
-                "info",
+        if _wants_json():
+            return jsonify({"error": "csrf", "message": message}), 400
+        return render_chapter(
+            round_,
+            state,
+            response,
+            instruments,
+            chapter_,
+            post=post,
+            show_posted=True,
+            notice=message,
+            status=400,
+        )
+    response = response or get_or_create_response(db, round_["id"], state["iso3"])
+    try:
+        outcome = save_answers(
+            db,
+            response["id"],
+            post.edits,
+            user_id=g.user["id"],
+            source="autosave" if _wants_json() else "web",
+            keep_theirs=post.keep_theirs,
+        )
+    except SaveRefused as exc:
+        status = 503 if exc.code == "storage" else 409
+        if _wants_json():
+            return jsonify({"error": exc.code, "message": exc.message}), status
+        response = find_response(db, round_["id"], state["iso3"])
+        return render_chapter(
+            round_,
+            state,
+            response,
+            instruments,
+            chapter_,
+            post=post,
+            show_posted=True,
+            notice=exc.message,
+            status=status,
+        )
+    if _wants_json():
+        progress = _progress(db, model, instruments, response)
+        sections = (
+            _sections_html(round_, state, response, instruments, chapter_, post, outcome)
+            if request.headers.get("X-Render") == "sections"
+            else {}
+        )
+        return _json_outcome(model, chapter_, post, outcome, progress, sections)
+    if not post.problems and not outcome.conflicts:
+        flash(
+            _("Saved: %(n)s answer(s) changed.", n=len(outcome.changed))
+            if outcome.changed
+            else _("Saved: nothing had changed."),
+            "info",
+        )
+        at = request.form.get("_at") or (outcome.changed[0][0] if outcome.changed else "")
+        anchor = f"#{at}" if at in model.provisions else ""
+        return redirect(
+            url_for(
+                "fill.chapter", round_id=round_["id"], instrument=instrument, chapter_id=chapter_id
             )
-            return redirect(
-                url_for(
-                    "fill.chapter",
-                    round_id=round_["id"],
-                    instrument=instrument,
-                    chapter_id=chapter_id,
-                )
-            )
+            + anchor
+        )
     return render_chapter(
-        model, round_, state, response, instruments, chapter_, errors, conflicts, form_values
+        round_, state, response, instruments, chapter_, post=post, outcome=outcome
     )
 
 
-def render_chapter(
-    model, round_, state, response, instruments, chapter_, errors, conflicts, form_values
-):
-    """The chapter page: stored answers, with what the user posted where a save needs their attention."""
-    db = get_db()
-    stored = (
-        load_answers(db, response["id"], [p.id for p in chapter_.provisions]) if response else {}
-    )
-    values = compliance_answered(db, response["id"]) if response else {}
-    provisions = _chapter_context(
-        model,
-        chapter_,
-        stored,
-        form_values=form_values if (errors or conflicts) else None,
-        conflicts=conflicts,
-    )
-    status = 409 if conflicts else 422 if errors else 200
-    return render_template(
-        "fill/chapter.html",
-        round=round_,
-        state=state,
-        response=response,
-        chapter=chapter_,
-        instrument=model.instrument(chapter_.instrument),
-        provisions=provisions,
-        progress=chapter_progress(model, instruments, values),
-        errors=errors,
-        conflicts=conflicts,
-        offers=_related_offers(model, chapter_, response["id"], db) if response else {},
-        editable=_editable(round_, response),
-        form=BaseForm(),
-        field_name=field_name,
-        sections_html=sections_html,
-        copy_forms_html=copy_forms_html,
-        rules={p.id: _rules(p) for p in chapter_.provisions},
-        sidebar_html=sidebar_html,
-        chapter_url=url_for(
-            "fill.chapter", round_id=round_["id"], instrument="INSTRUMENT", chapter_id="CHAPTER"
-        ),
-    ), status
+# -- the post that arrived after the session expired ---------------------------------------------
 
 
-@functools.lru_cache(maxsize=4096)
-def _rules(provision):
-    """Relevance rules as JSON trees for the page's script (the server decides without it)."""
-    out = {}
-    for q in provision.questions:
-        if q.relevant is not None:
-            out[q.name] = _rule_json(q.relevant)
-    return out
-
-
-def _rule_json(node):
-    if hasattr(node, "parts"):
-        return {"op": node.op, "parts": [_rule_json(p) for p in node.parts]}
-    if hasattr(node, "clause"):
-        return {"op": "not", "parts": [_rule_json(node.clause)]}
-    return {"op": node.op, "q": node.question, "codes": list(node.codes)}
-
-
-def replay_chapter_save(args: dict, form: dict):
-    """Save a post that arrived after the session expired, now that the user has logged in again."""
-    model, db = get_model(), get_db()
+def _replay_target(args: dict):
+    db, model = get_db(), get_model()
     round_ = get_round(db, str(args.get("round_id")))
     state = _state()
     instruments = state_instruments(db, round_["id"], state["iso3"]) if round_ else []
     chapter_ = model.chapters.get(f"{args.get('instrument')}/{args.get('chapter_id')}")
     if round_ is None or chapter_ is None or chapter_.instrument not in instruments:
+        return None
+    return round_, state, instruments, chapter_
+
+
+def review_replay(packed: dict, token: str):
+    """After a new login: show the changes kept from the expired session; nothing is saved yet."""
+    from werkzeug.datastructures import MultiDict
+
+    target = _replay_target(packed["args"])
+    if target is None:
         flash(_("You are logged in, but the page you were saving no longer exists."), "warning")
         return redirect(url_for("fill.overview"))
-    response = get_or_create_response(db, round_["id"], state["iso3"])
-    if not _editable(round_, response):
+    round_, state, _instruments, chapter_ = target
+    formdata = MultiDict([(k, v) for k, values in packed["form"].items() for v in values])
+    post = read_chapter_post(chapter_, formdata, lang=current_language())
+    response = find_response(get_db(), round_["id"], state["iso3"])
+    changes = pending_changes(get_db(), response["id"] if response else None, get_model(), post)
+    return render_template(
+        "fill/replay.html",
+        round=round_,
+        chapter=chapter_,
+        changes=changes,
+        replay=token,
+        form=BaseForm(),
+        editable=_editable(round_, response),
+    )
+
+
+register_replay("fill.chapter", review_replay)
+
+
+@bp.route("/<round_id>/replay", methods=["POST"])
+@roles_required("respondent")
+def confirm_replay(round_id):
+    """Save the kept changes the user has just reviewed and confirmed (or discard them)."""
+    from werkzeug.datastructures import MultiDict
+
+    from .auth import load_replay
+
+    if not BaseForm().validate_on_submit():
+        abort(400, _("The form expired; reload the page and try again."))
+    packed = load_replay(request.form.get("replay", ""), g.user["id"])
+    if packed is None:
         flash(
-            _("You are logged in, but this response is no longer editable; nothing was changed."),
+            _(
+                "Those kept changes can no longer be saved (too old, or not yours); nothing was changed."
+            ),
             "warning",
         )
+        return redirect(url_for("fill.overview"))
+    target = _replay_target(packed["args"])
+    if target is None or request.form.get("action") != "save":
+        flash(_("The kept changes were discarded; nothing was changed."), "info")
+        return redirect(url_for("fill.overview"))
+    round_, state, instruments, chapter_ = target
+    formdata = MultiDict([(k, v) for k, values in packed["form"].items() for v in values])
+    post = read_chapter_post(chapter_, formdata, lang=current_language())
+    db = get_db()
+    response = get_or_create_response(db, round_["id"], state["iso3"])
+    try:
+        outcome = save_answers(
+            db,
+            response["id"],
+            post.edits,
+            user_id=g.user["id"],
+            source="replay",
+            keep_theirs=post.keep_theirs,
+        )
+    except SaveRefused as exc:
+        flash(exc.message, "warning")
         return redirect(url_for("fill.overview", round_id=round_["id"]))
-    formdata = MultiDict([(k, v) for k, values in form.items() for v in values])
-    saved, errors, conflicts, form_values = save_chapter(model, db, response, chapter_, formdata)
-    if not errors and not conflicts:
+    if not post.problems and not outcome.conflicts:
         flash(
-            _("Logged in again and saved the %(n)s answer(s) you had changed.", n=len(saved)),
+            _(
+                "Saved the %(n)s answer(s) you had changed before your session expired.",
+                n=len(outcome.changed),
+            ),
             "info",
         )
         return redirect(
@@ -407,14 +478,17 @@ def replay_chapter_save(args: dict, form: dict):
             )
         )
     return render_chapter(
-        model, round_, state, response, instruments, chapter_, errors, conflicts, form_values
+        round_, state, response, instruments, chapter_, post=post, outcome=outcome
     )
+
+
+# -- copy from a related provision, and undo ------------------------------------------------------
 
 
 @bp.route("/<round_id>/copy/<provision_id>", methods=["POST"])
 @roles_required("respondent")
 def copy_related(round_id, provision_id):
-    """'Import or amend': copy the answers of a cross-referenced provision into this one."""
+    """'Import or amend': copy a cross-referenced provision's answers, asking before replacing."""
     db, model = get_db(), get_model()
     round_ = round_or_404(round_id)
     state = _state()
@@ -433,19 +507,32 @@ def copy_related(round_id, provision_id):
     response = find_response(db, round_["id"], state["iso3"])
     if response is None or not _editable(round_, response):
         abort(409, _("This response cannot be edited now."))
-    answers = load_answers(db, response["id"], [source.id]).get(source.id, {})
-    current = load_answers(db, response["id"], [target.id]).get(target.id, {})
-    values = {q: a.value for q, a in answers.items() if target.question(q) is not None}
-    bases = {q: (current[q].version if q in current else 0) for q in values}
-    save_provision(
-        db,
-        response["id"],
-        target.id,
-        values,
-        user_id=g.user["id"],
-        base_versions=bases,
-        source=f"copy:{source.id}",
+    plan = copy_plan(db, response["id"], target, source)
+    chapter_ = model.chapter_of(target)
+    back = url_for(
+        "fill.chapter", round_id=round_["id"], instrument=target.instrument, chapter_id=chapter_.id
     )
+    if plan.replaces_answers and request.form.get("confirm") != "1":
+        return render_template("fill/copy_confirm.html", round=round_, plan=plan, back=back)
+    bases = {
+        item.question.name: request.form.get(f"base.{item.question.name}")
+        for item in plan.items
+        if request.form.get(f"base.{item.question.name}")
+    }
+    try:
+        outcome = copy_answers(db, response["id"], plan, user_id=g.user["id"], bases=bases)
+    except SaveRefused as exc:
+        abort(503 if exc.code == "storage" else 409, exc.message)
+    if outcome.conflicts:
+        flash(
+            _(
+                "Not copied: %(n)s answer(s) of %(target)s changed since you confirmed. Look at them and copy again if you still want to.",
+                n=len(outcome.conflicts),
+                target=target.id,
+            ),
+            "warning",
+        )
+        return redirect(back + f"#{target.id}")
     flash(
         _(
             "Copied the answers given for %(source)s into %(target)s. Review and amend them where this provision differs.",
@@ -454,15 +541,57 @@ def copy_related(round_id, provision_id):
         ),
         "info",
     )
-    chapter_ = model.chapter_of(target)
     return redirect(
         url_for(
             "fill.chapter",
             round_id=round_["id"],
             instrument=target.instrument,
             chapter_id=chapter_.id,
+            undo=outcome.save_id if outcome.changed else None,
         )
         + f"#{target.id}"
+    )
+
+
+@bp.route("/<round_id>/undo/<save_id>", methods=["POST"])
+@roles_required("respondent")
+def undo(round_id, save_id):
+    """Put back what one save (a copy) replaced."""
+    db, model = get_db(), get_model()
+    round_ = round_or_404(round_id)
+    if not BaseForm().validate_on_submit():
+        abort(400, _("The form expired; reload the page and try again."))
+    response = find_response(db, round_["id"], g.user["state_iso3"])
+    if response is None:
+        abort(404)
+    changes = saved_changes(db, response["id"], save_id)
+    if not changes:
+        abort(404)
+    try:
+        outcome = undo_save(db, response["id"], save_id, user_id=g.user["id"])
+    except SaveRefused as exc:
+        abort(503 if exc.code == "storage" else 409, exc.message)
+    if outcome.conflicts:
+        flash(
+            _(
+                "Undone except %(n)s answer(s) changed again since the copy; those keep their newer value.",
+                n=len(outcome.conflicts),
+            ),
+            "warning",
+        )
+    else:
+        flash(_("Undone: the answers are as they were before the copy."), "info")
+    provision = model.provisions.get(changes[0]["provision_id"])
+    if provision is None:
+        return redirect(url_for("fill.overview", round_id=round_["id"]))
+    return redirect(
+        url_for(
+            "fill.chapter",
+            round_id=round_["id"],
+            instrument=provision.instrument,
+            chapter_id=provision.chapter,
+        )
+        + f"#{provision.id}"
     )
 
 
@@ -508,10 +637,19 @@ def submit(round_id):
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400, _("The form expired; reload the page and try again."))
+        if response is not None and response["status"] in ("submitted", "validated"):
+            # A double click or a resubmitted page: the first post did the work.
+            flash(_("This self-assessment was already submitted; nothing was changed."), "info")
+            return redirect(url_for("fill.profile", round_id=round_["id"]))
         if response is None or not _editable(round_, response):
             abort(409, _("This response cannot be submitted now."))
         if not missing:
-            change_status(db, response["id"], "submitted", user_id=g.user["id"])
+            try:
+                change_status(db, response["id"], "submitted", user_id=g.user["id"])
+            except WorkflowError:
+                # Two submits at the same moment: the other one did the work.
+                flash(_("This self-assessment was already submitted; nothing was changed."), "info")
+                return redirect(url_for("fill.profile", round_id=round_["id"]))
             flash(
                 _(
                     "Thank you: your self-assessment is submitted. It is read-only unless the secretariat returns it."
@@ -557,13 +695,15 @@ def print_view(round_id):
 
 @bp.before_request
 def _expired_session_keeps_the_post():
-    """A chapter save from an expired session: keep the post, ask to log in, then save it."""
+    """A chapter save from an expired session: ask to log in; nothing is saved without the user."""
+    from .auth import login_page_for_expired_post
+
     if request.method == "POST" and g.user is None and request.endpoint == "fill.chapter":
-        if request.headers.get("X-Autosave") == "1":
+        if _wants_json():
             return jsonify(
                 {
                     "error": "login_required",
-                    "message": "Your session has expired; log in again to keep saving.",
+                    "message": _("Your session has expired; log in again to keep saving."),
                 }
             ), 401
         return login_page_for_expired_post()

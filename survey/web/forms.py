@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from flask_babel import format_decimal, gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -16,7 +17,9 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+
+COMMENT_MAX = 20_000
 
 
 class BaseForm(FlaskForm):
@@ -37,8 +40,27 @@ class InviteForm(BaseForm):
     )
 
 
+class MaxCharacters:
+    """At most `limit` characters; the error says how many were typed, in the page's number format."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, form, field):
+        if field.data and len(field.data) > self.limit:
+            raise ValidationError(
+                gettext(
+                    "This text has %(length)s characters; the limit is %(limit)s. Shorten it and send it again.",
+                    length=format_decimal(len(field.data)),
+                    limit=format_decimal(self.limit),
+                )
+            )
+
+
 class CommentForm(BaseForm):
-    comment = TextAreaField("Comment to the State", validators=[Optional(), Length(max=20_000)])
+    comment = TextAreaField(
+        "Comment to the State", validators=[Optional(), MaxCharacters(COMMENT_MAX)]
+    )
 
 
 class UserForm(BaseForm):

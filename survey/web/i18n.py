@@ -68,19 +68,35 @@ def plain_text(text) -> str:
     return "" if text is None else text.get(current_language())
 
 
+def format_stamp(stamp: str | None) -> str:
+    """A stored UTC time ('2026-02-12T12:08:41Z') in the page's locale, with its time zone."""
+    if not stamp:
+        return ""
+    from datetime import UTC, datetime
+
+    from flask_babel import format_datetime
+
+    try:
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return stamp
+    return f"{format_datetime(moment, 'medium', rebase=False)} UTC"
+
+
 def init_app(app) -> None:
     compile_catalogs()
     Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
     i18n.install(lambda message: gettext(message) if _in_request() else message)
     app.jinja_env.filters["tr"] = translate_text
     app.jinja_env.filters["trp"] = plain_text
+    app.jinja_env.filters["when"] = format_stamp
     from .db import get_model
 
     app.jinja_env.globals.update(label_helpers(get_model))
-    from .widgets import provision_header_html
+    from . import widgets
 
-    # One implementation of a provision's header (id, title, obligation, summary, references).
-    app.jinja_env.globals["provision_header_html"] = provision_header_html
+    # The provision header and the chapter form's parts: macros rendered once per language.
+    widgets.init_app(app)
     app.register_blueprint(bp)
 
     @app.context_processor

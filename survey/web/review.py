@@ -15,9 +15,10 @@ from ..storage.responses import (
     find_response,
     history,
     load_answers,
+    responses_by_state,
 )
 from ..storage.rounds import list_rounds, state_instruments
-from ..storage.states import UN_GROUP_LABELS, state_name
+from ..storage.states import UN_GROUP_LABELS, get_state, state_name
 from .auth import roles_required
 from .db import get_db, get_model, round_or_404
 from .forms import CommentForm
@@ -27,10 +28,10 @@ bp = Blueprint("review", __name__, url_prefix="/responses")
 
 
 def _state_or_404(iso3):
-    rows = list(get_db().query("SELECT * FROM states WHERE iso3 = ?", [iso3.upper()]))
-    if not rows:
+    state = get_state(get_db(), iso3)
+    if state is None:
         abort(404)
-    return rows[0]
+    return state
 
 
 @bp.route("/")
@@ -41,14 +42,7 @@ def responses(round_id=None):
     round_ = round_or_404(round_id)
     status = request.args.get("status", "")
     group = request.args.get("group", "")
-    sql = """
-        SELECT states.*, r.id AS response_id, coalesce(r.status, 'not started') AS status, r.updated_at,
-               r.submitted_at, (SELECT count(DISTINCT provision_id) FROM answers a
-                                WHERE a.response_id = r.id AND a.question = 'compliance') AS answered
-        FROM states LEFT JOIN responses r ON r.state_iso3 = states.iso3 AND r.round_id = ?
-        ORDER BY states.name_en
-    """
-    rows = list(db.query(sql, [round_["id"]]))
+    rows = responses_by_state(db, round_["id"])
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -125,29 +119,37 @@ def response(round_id, iso3):
     state = _state_or_404(iso3)
     response_ = find_response(db, round_["id"], state["iso3"])
     form = CommentForm()
+    status = 200
     if request.method == "POST":
-        if response_ is None or not form.validate_on_submit():
+        valid = form.validate_on_submit()
+        # A comment over the limit is shown again with its error and the text kept; any other
+        # failure (a missing or stale CSRF token) means the form expired.
+        if response_ is None or (not valid and set(form.errors) != {"comment"}):
             abort(400, _("The form expired; reload the page and try again."))
-        action = request.form.get("action")
-        target = {"validate": "validated", "return": "returned"}.get(action)
+        target = {"validate": "validated", "return": "returned"}.get(request.form.get("action"))
         if target is None:
             abort(400, _("Choose Validate or Return."))
-        try:
-            change_status(
-                db, response_["id"], target, user_id=g.user["id"], comment=form.comment.data
-            )
-        except WorkflowError as exc:
-            flash(str(exc), "error")
+        if not valid:
+            status = 422
         else:
-            flash(
-                _(
-                    "The response of %(state)s is now %(status)s.",
-                    state=state_name(state, current_language()),
-                    status=_(target),
-                ),
-                "info",
-            )
-            return redirect(url_for("review.response", round_id=round_["id"], iso3=state["iso3"]))
+            try:
+                change_status(
+                    db, response_["id"], target, user_id=g.user["id"], comment=form.comment.data
+                )
+            except WorkflowError as exc:
+                flash(str(exc), "error")
+            else:
+                flash(
+                    _(
+                        "The response of %(state)s is now %(status)s.",
+                        state=state_name(state, current_language()),
+                        status=_(target),
+                    ),
+                    "info",
+                )
+                return redirect(
+                    url_for("review.response", round_id=round_["id"], iso3=state["iso3"])
+                )
     instruments = state_instruments(db, round_["id"], state["iso3"])
     values = _values(db, response_) if response_ else {}
     return render_template(
@@ -159,7 +161,7 @@ def response(round_id, iso3):
         missing=missing_answers(model, instruments, values),
         events=events(db, response_["id"]) if response_ else [],
         form=form,
-    )
+    ), status
 
 
 @bp.route("/<round_id>/<iso3>/<instrument>/<chapter_id>")

@@ -1,231 +1,249 @@
-"""Fast HTML for the chapter form: the parts that depend only on the questionnaire and the language
-are built once and cached; per request only values, tokens and visibility are filled in.
+"""Cached parts of the chapter form and of the provision header, rendered from Jinja macros.
 
-A chapter can hold a few hundred inputs; rendering them through Jinja macros and filters (or
-Markup.format) took most of the page time (see benchmarks/RESULTS.md). Here the HTML is built as
-plain text in which every interpolated value passes through `escape()` first.
+A chapter holds up to ~2,000 inputs. What depends only on the questionnaire and the language
+(headers, legends, hints, each choice's input and label, start tags, copy-offer controls) is
+rendered once from the macros in templates/fill/_provision.html and kept here as Markup, keyed by
+the questionnaire objects and the language passed in, never by the request's language. On each
+request the template fills in values, tokens, visibility, problems and links; Python only picks
+which cached fragment fits a value. No HTML is written in Python: every fragment comes from a
+macro, and the templates put them together.
+
+The caches live as long as the process: a changed template or catalogue needs a restart or
+`clear_caches()` (a reloaded questionnaire needs neither, since its objects are the keys).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
-from flask_babel import gettext
-from markupsafe import Markup, escape
+from flask import current_app
+from flask_babel import force_locale, gettext
+from markupsafe import Markup
 
-from .i18n import OBLIGATION_LABELS, translate_text
+from ..responding import field_name
+from ..responding.chapter import article_of, rules_json
+from .i18n import format_stamp
 
-
-def _e(value) -> str:
-    return str(escape(value))
-
-
-@lru_cache(maxsize=8192)
-def _question_static(question, lang: str) -> dict:
-    """Legend, hint and choice labels of a question in one language (independent of any answer)."""
-    required = (
-        f' <span class="req" title="{_e(gettext("Required at submission"))}">*</span>'
-        if question.required
-        else ""
-    )
-    return {
-        "legend": f"<legend>{translate_text(question.label)}{required}</legend>",
-        "hint": str(translate_text(question.hint)) if question.hint else None,
-        "choices": [(_e(c.name), str(translate_text(c.label))) for c in question.choices.choices]
-        if question.choices
-        else [],
-    }
+TEMPLATE = "fill/_provision.html"
 
 
-def display_value(question, value, lang: str) -> str:
-    if value is None or value == [] or value == "":
-        return '<span class="muted">—</span>'
-    if question.choices is not None:
-        codes = value if isinstance(value, list) else [value]
-        return _e("; ".join(question.choices.label(code, lang) for code in codes))
-    return f'<span class="answer-text">{_e(value)}</span>'
-
-
-def question_html(
-    question, provision_id: str, item: dict, errors: dict, editable: bool, lang: str
-) -> Markup:
-    """One question of the chapter form as a fieldset (same markup the tests and fill.js rely on)."""
-    static = _question_static(question, lang)
-    raw_name = f"{provision_id}.{question.name}"
-    name = _e(raw_name)
-    value = item["answers"].get(question.name)
-    conflict = next((c for c in item["conflicts"] if c["question"] == question.name), None)
-    classes = (
-        "question"
-        + (" has-error" if raw_name in errors else "")
-        + (" has-conflict" if conflict else "")
-    )
-    hidden = "" if question.name in item["shown"] else " hidden"
-    out = [
-        f'<fieldset class="{classes}" id="f-{name}" data-question="{_e(question.name)}"{hidden}>',
-        static["legend"],
-    ]
-    if static["hint"] is not None:
-        out.append(f'<p class="hint" id="h-{name}">{static["hint"]}</p>')
-    if raw_name in errors:
-        out.append(
-            f'<p class="field-error" id="e-{name}"><strong>{_e(gettext("Not saved:"))}</strong> {_e(errors[raw_name])}</p>'
-        )
-    if conflict:
-        who = _e(conflict["theirs_by"] or gettext("someone else"))
-        out.append(
-            f'<div class="conflict"><p><strong>{_e(gettext("Their version"))}</strong> ({who}, {_e(conflict["theirs_at"])}): '
-            f"{display_value(question, conflict['theirs'], lang)}</p>"
-            f'<p><label><input type="checkbox" name="keep_theirs" value="{name}"> {_e(gettext("Keep theirs (discard mine)"))}</label></p></div>'
-        )
-    off = "" if editable else " disabled"
-    if question.type == "text":
-        described = f' aria-describedby="h-{name}"' if static["hint"] is not None else ""
-        readonly = "" if editable else " readonly"
-        out.append(
-            f'<textarea name="{name}" id="i-{name}" rows="4" aria-labelledby="f-{name}"{described}{readonly}>{_e(value or "")}</textarea>'
-        )
-    elif question.type == "select_multiple":
-        chosen = {_e(code) for code in value or ()}
-        out.append(f'<div class="choices"><input type="hidden" name="{name}" value="">')
-        out += [
-            f'<label><input type="checkbox" name="{name}" value="{code}"{" checked" if code in chosen else ""}{off}> {label}</label>'
-            for code, label in static["choices"]
-        ]
-        out.append("</div>")
-    else:
-        current = _e(value) if value is not None else None
-        out.append('<div class="choices inline">')
-        out += [
-            f'<label><input type="radio" name="{name}" value="{code}"{" checked" if code == current else ""}{off}> {label}</label>'
-            for code, label in static["choices"]
-        ]
-        out.append("</div>")
-    out.append(
-        f'<input type="hidden" name="{name}.v" value="{_e(item["tokens"][question.name])}"></fieldset>'
-    )
-    return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
+def _macros():
+    return current_app.jinja_env.get_template(TEMPLATE).module
 
 
 @lru_cache(maxsize=4096)
 def provision_header_html(provision, lang: str, level: int = 2) -> Markup:
-    """Id, official title, citation, obligation, summary and cross-references (same for every State)."""
-    badge = f'<span class="badge ob-{_e(provision.obligation)}" title="{_e(gettext("Obligation level"))}">{_e(gettext(OBLIGATION_LABELS[provision.obligation]))}</span>'
-    out = [
-        f'<h{level} class="provision-title"><span class="pid">{_e(provision.id)}</span> <span lang="en">{_e(provision.title)}</span></h{level}>',
-        f'<p class="meta">{_e(provision.reference)} · {badge}</p>',
-        f'<p class="summary">{translate_text(provision.summary)}</p>',
-    ]
-    refs = provision.cross_references
-    if refs:
-        out.append(
-            f'<details class="xrefs"><summary>{_e(gettext("Cross-references (%(n)s)", n=len(refs)))}</summary><ul>'
-        )
-        for ref in refs:
-            if ref.is_un:
-                item = f"<strong>{_e(ref.provision)}</strong>"
-            else:
-                title = f' — <span lang="en">{_e(ref.title)}</span>' if ref.title else ""
-                item = f"<strong>{_e(ref.instrument)}</strong> {_e(gettext('art.'))} {_e(ref.article)}{title}"
-            if ref.note:
-                item += f' <span class="muted" lang="en">({_e(ref.note)})</span>'
-            out.append(f"<li>{item}</li>")
-        out.append("</ul></details>")
-    return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
+    """Id, official title, citation, obligation, summary and cross-references of a provision in
+    `lang` (the same for every State; shared by the chapter, review, print and profile pages)."""
+    with force_locale(lang):
+        return _macros().provision_header(provision, lang, level)
 
 
-def sections_html(
-    items, errors, editable: bool, lang: str, offers: dict, rules: dict, history_url: str
-) -> Markup:
-    """Every provision section of a chapter form (header, reuse offers, questions, history link)."""
-    import json
+@dataclass(frozen=True)
+class QuestionParts:
+    """One question's markup that does not depend on any answer (all of it from the macros)."""
 
-    history_label = _e(gettext("History of changes"))
-    copy_label = _e(gettext("Copy that answer here, then amend"))
-    out = []
-    for item in items:
-        provision = item["provision"]
-        pid = _e(provision.id)
-        rules_json = _e(json.dumps(rules.get(provision.id, {}), separators=(",", ":")))
-        out.append(
-            f'<section class="provision" id="{pid}" data-provision="{pid}" data-rules="{rules_json}">'
-        )
-        out.append(provision_header_html(provision, lang))
-        if editable and offers.get(provision.id):
-            out.append('<div class="offer">')
-            for offer in offers[provision.id]:
-                related = offer["provision"]
-                answer = related.question("compliance").choices.label(offer["compliance"], lang)
-                sentence = gettext(
-                    "Your State answered the related provision %(id)s (%(title)s): compliance “%(answer)s”.",
-                    id=related.id,
-                    title=related.title,
-                    answer=answer,
+    open: Markup  # fieldset start tag, legend and hint; the question is shown
+    open_hidden: Markup  # the same for a question not relevant yet
+    textarea: Markup | None  # text questions: the textarea start tag
+    choices_start: Markup | None  # choice questions: the start of the group
+    choices: tuple[tuple[str, Markup, Markup], ...]  # multiple: (code, not ticked, ticked)
+    groups: dict  # whole groups: by each code of a single choice, and None (nothing ticked)
+    multiple: bool
+
+    def group(self, value) -> Markup | None:
+        """The whole choice group for `value` when it is cached (any value of a single choice, an
+        unanswered multiple choice); None when the boxes are to be ticked one by one (`pick`)."""
+        if self.multiple:
+            return None if value else self.groups[None]
+        if isinstance(value, str):
+            return self.groups.get(value, self.groups[None])  # an unknown code ticks nothing
+        return self.groups[None]
+
+    def pick(self, value) -> list[Markup]:
+        """Each choice's input, ticked where `value` (a list of codes) has it."""
+        chosen = value if isinstance(value, list | tuple) else (value,)
+        return [ticked if code in chosen else plain for code, plain, ticked in self.choices]
+
+
+@dataclass(frozen=True)
+class ProvisionParts:
+    top: Markup  # the section's start tag and the provision header
+    present: Markup  # the hidden marker that the provision was posted
+    questions: tuple[QuestionParts, ...]
+    history_label: str
+
+    def rows(self, question_views):
+        """(QuestionView, QuestionParts, opening, group) for each question, in order.
+
+        `opening` is the cached fieldset start with legend and hint, shown or hidden as the
+        question is relevant or not, or None when the field has a problem or a conflict (the
+        template then renders a marked start tag); `group` is the cached choice group for the
+        question's value, or None.
+        """
+        for qv, qp in zip(question_views, self.questions, strict=True):
+            marked = qv.error or qv.conflict
+            opening = None if marked else (qp.open if qv.shown else qp.open_hidden)
+            yield qv, qp, opening, None if qp.textarea else qp.group(qv.value)
+
+
+# ~40 KB an entry in English (more in scripts stored with wider characters): 1,024 entries hold
+# every provision of the questionnaire in about four (language, editable) combinations.
+@lru_cache(maxsize=1024)
+def provision_parts(provision, lang: str, editable: bool) -> ProvisionParts:
+    """The questionnaire-only parts of one provision's section of the chapter form, in `lang`."""
+    header = provision_header_html(provision, lang)
+    with force_locale(lang):
+        m = _macros()
+        questions = []
+        for q in provision.questions:
+            field = field_name(provision.id, q.name)
+            choices, groups = (), {}
+            if q.type == "select_multiple":
+                # Ticked one by one per request, from each choice's two cached states; the group
+                # with nothing ticked is cached whole.
+                choices = tuple(
+                    (
+                        c.name,
+                        m.choice_input(field, q, c, False, editable, lang),
+                        m.choice_input(field, q, c, True, editable, lang),
+                    )
+                    for c in q.choices.choices
                 )
-                out.append(
-                    f'<p>{_e(sentence)} <button type="submit" form="copy-{pid}-{_e(related.id)}" class="small">{copy_label}</button></p>'
+                groups = {None: m.choice_group(field, q, None, editable, lang)}
+            elif q.type != "text":
+                # Every state of a single choice, cached whole.
+                codes = [None, *q.choices.codes]
+                groups = {code: m.choice_group(field, q, code, editable, lang) for code in codes}
+            questions.append(
+                QuestionParts(
+                    open=m.question_open(field, q, True, lang),
+                    open_hidden=m.question_open(field, q, False, lang),
+                    textarea=m.textarea_start(field, q, editable) if q.type == "text" else None,
+                    choices_start=None if q.type == "text" else m.choices_start(field, q),
+                    choices=choices,
+                    groups=groups,
+                    multiple=q.type == "select_multiple",
                 )
-            out.append("</div>")
-        out.append(f'<input type="hidden" name="{pid}.present" value="1">')
-        out += [
-            question_html(q, provision.id, item, errors, editable, lang)
-            for q in provision.questions
-        ]
-        saved = (
-            f"{_e(gettext('Last saved %(when)s', when=item['updated']))} · "
-            if item["updated"]
-            else ""
-        )
-        url = _e(history_url.replace("PROVISION", provision.id))
-        out.append(
-            f'<p class="provision-foot muted">{saved}<a href="{url}">{history_label}</a></p></section>'
-        )
-    return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
-
-
-def sidebar_html(progress, current_key: str, chapter_url: str, lang: str) -> Markup:
-    """The chapter navigation with per-chapter progress (answered / provisions)."""
-    out = [f'<nav class="sidebar" aria-label="{_e(gettext("Chapters"))}">']
-    instrument = None
-    for row in progress:
-        chapter = row.chapter
-        if row.instrument != instrument:
-            if instrument is not None:
-                out.append("</ul>")
-            out.append(f"<h2>{_e(row.instrument)}</h2><ul>")
-            instrument = row.instrument
-        current = chapter.key == current_key
-        url = _e(chapter_url.replace("INSTRUMENT", row.instrument).replace("CHAPTER", chapter.id))
-        number = f"{_e(chapter.number)}. " if chapter.number else ""
-        label = _e(
-            gettext(
-                "%(answered)s of %(total)s provisions answered",
-                answered=row.answered,
-                total=row.applicable,
             )
+        return ProvisionParts(
+            top=m.section_top(provision, rules_json(provision), header),
+            present=m.present_marker(provision),
+            questions=tuple(questions),
+            history_label=gettext("History of changes"),
         )
-        li_class = ' class="current"' if current else ""
-        aria_current = ' aria-current="page"' if current else ""
-        done = " done" if row.done else ""
-        out.append(
-            f'<li{li_class}><a href="{url}"{aria_current}>{number}{translate_text(chapter.title)}</a>'
-            f'<span class="progress{done}" aria-label="{label}">{row.answered}/{row.applicable}</span></li>'
-        )
-    if instrument is not None:
-        out.append("</ul>")
-    out.append("</nav>")
-    return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
 
 
-def copy_forms_html(offers: dict, csrf: str, copy_url: str) -> Markup:
-    """The small forms behind the 'copy that answer here' buttons (one per offer)."""
-    out = []
-    for provision_id, items in offers.items():
-        url = _e(copy_url.replace("PROVISION", provision_id))
-        for offer in items:
-            source = _e(offer["provision"].id)
-            out.append(
-                f'<form method="post" id="copy-{_e(provision_id)}-{source}" action="{url}" hidden>'
-                f'<input type="hidden" name="csrf_token" value="{_e(csrf)}"><input type="hidden" name="source" value="{source}"></form>'
+@dataclass(frozen=True)
+class OfferParts:
+    """The controls offering to copy a related provision's answer into one provision."""
+
+    lang: str
+    target: object  # the provision offered the copies
+    intro: Markup
+    starts: dict[str, Markup]  # by related article ('UNCAC-44'): its label and select start tag
+    ends: dict[str, Markup]  # by related article: the select's end and the copy button
+    options: dict[tuple[str, str], Markup]  # by (related provision id, compliance code)
+
+    def groups(self, offer_groups):
+        """(start, options, end) for each OfferGroup shown: the cached parts of its select.
+
+        A part the cache lacks (a stored code the questionnaire no longer lists, say) is rendered
+        from its macro, so an unexpected answer shows as it is rather than vanishing.
+        """
+        for group in offer_groups:
+            start = self.starts.get(group.article)
+            end = self.ends.get(group.article)
+            options = [
+                self.options.get((related.id, code))
+                or self._render("offer_option", related, code, self.lang)
+                for related, code in group.sources
+            ]
+            yield (
+                start or self._render("offer_group_start", self.target, group.article),
+                options,
+                end or self._render("offer_group_end", self.target, group.article),
             )
-    return Markup("".join(out))  # noqa: S704 - every interpolated value above went through escape()
+
+    def _render(self, name, *args) -> Markup:
+        with force_locale(self.lang):
+            return getattr(_macros(), name)(*args)
+
+
+@lru_cache(maxsize=4096)
+def offer_parts(provision, lang: str) -> OfferParts:
+    """The parts of `provision`'s copy offers in `lang` (which ones show is decided per request)."""
+    from .db import get_model
+
+    related = get_model().related(provision.id)
+    articles = dict.fromkeys(article_of(r.id) for r in related)
+    with force_locale(lang):
+        m = _macros()
+        return OfferParts(
+            lang=lang,
+            target=provision,
+            intro=m.offer_intro(),
+            starts={a: m.offer_group_start(provision, a) for a in articles},
+            ends={a: m.offer_group_end(provision, a) for a in articles},
+            options={
+                (r.id, code): m.offer_option(r, code, lang)
+                for r in related
+                for code in r.question("compliance").choices.codes
+            },
+        )
+
+
+@lru_cache(maxsize=16)
+def _last_saved_pattern(lang: str) -> str:
+    with force_locale(lang):
+        return gettext("Last saved %(when)s")  # without arguments: the pattern, translated
+
+
+def last_saved(stamp: str, lang: str) -> str:
+    """'Last saved 12 Feb 2026, 12:08:41 UTC' in `lang` (plain text, escaped where shown).
+
+    Not cached: the time is the respondent's data, and a cache keyed by it would only make the
+    benchmark's repeated views look faster than a first one."""
+    return _last_saved_pattern(lang) % {"when": format_stamp(stamp)}
+
+
+@lru_cache(maxsize=1024)
+def chapter_label_html(chapter, lang: str) -> Markup:
+    """'III. Criminalization and law enforcement' in `lang` (sidebar and chapter links)."""
+    with force_locale(lang):
+        return _macros().chapter_label(chapter, lang)
+
+
+@lru_cache(maxsize=16384)
+def progress_title(answered: int, total: int, lang: str) -> str:
+    """'3 of 9 required answers given' in `lang` (plain text)."""
+    with force_locale(lang):
+        return gettext(
+            "%(answered)s of %(total)s required answers given", answered=answered, total=total
+        )
+
+
+def clear_caches() -> None:
+    """Drop every cached part (after changing a template or a catalogue in a running process)."""
+    for cached in (
+        provision_header_html,
+        provision_parts,
+        offer_parts,
+        _last_saved_pattern,
+        chapter_label_html,
+        progress_title,
+    ):
+        cached.cache_clear()
+
+
+def init_app(app) -> None:
+    """Make the cached parts available to every template."""
+    app.jinja_env.globals.update(
+        provision_header_html=provision_header_html,
+        provision_parts=provision_parts,
+        offer_parts=offer_parts,
+        last_saved=last_saved,
+        chapter_label_html=chapter_label_html,
+        progress_title=progress_title,
+    )
