@@ -134,15 +134,15 @@ def save_answers(
             if state is None:
                 raise SaveRefused("no_response", _("There is no such response."))
             if require_editable and (state[0] not in EDITABLE or state[1] != "open"):
-                raise SaveRefused(
-                    "read_only",
+                message = (
                     _(
-                        "Not saved: this response is %(status)s and read-only until the secretariat returns it."
-                        if state[1] == "open"
-                        else "Not saved: this round is closed; answers can no longer be changed.",
+                        "Not saved: this response is %(status)s and read-only until the secretariat returns it.",
                         status=_(state[0]),
-                    ),
+                    )
+                    if state[1] == "open"
+                    else _("Not saved: this round is closed; answers can no longer be changed.")
                 )
+                raise SaveRefused("read_only", message)
             stored = stored_texts(db, response_id, {e.provision_id for e in edits})
             writes: list[AnswerWrite] = []
             conflicted: list[tuple[Edit, str | None, str]] = []

@@ -62,11 +62,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     connect(app.config["DATABASE"]).conn.close()  # run migrations once at start-up
 
-    from . import admin, auth, db, fill, i18n, review
+    from . import admin, auth, db, fill, i18n, review, widgets
 
     db.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
+    # The provision header and the chapter form's parts: macros rendered once per language.
+    widgets.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(fill.bp)
     app.register_blueprint(review.bp)

@@ -27,9 +27,8 @@ from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..i18n import N_
-from ..storage import health, transaction
-from ..storage.migrations import now
-from ..storage.sessions import delete_session, start_session_row
+from ..storage import health
+from ..storage.sessions import delete_session, find_session, start_session_row, touch_session
 from ..storage.users import (
     UserError,
     authenticate,
@@ -68,9 +67,7 @@ def load_user():
     if not sid:
         return
     db = get_db()
-    row = db.execute(
-        "SELECT user_id, last_seen_at FROM sessions WHERE id_hash = ?", [_hash(sid)]
-    ).fetchone()
+    row = find_session(db, _hash(sid))
     user = get_user(db, row[0]) if row else None
     if (
         user is None
@@ -84,10 +81,7 @@ def load_user():
     if row[1] < _stamp_ago(
         SEEN_EVERY
     ):  # note activity at most every few minutes: no write per request
-        with transaction(db):
-            db.execute(
-                "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", [now(), _hash(sid)]
-            )
+        touch_session(db, _hash(sid))
     g.user = user
     session.permanent = True
 

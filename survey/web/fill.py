@@ -294,6 +294,21 @@ def _sections_html(round_, state, response, instruments, chapter_, post, outcome
     }
 
 
+def _not_saved(round_, state, response, instruments, chapter_, post, message, status):
+    """The chapter page again after a save that wrote nothing: every posted answer as typed."""
+    return render_chapter(
+        round_,
+        state,
+        response,
+        instruments,
+        chapter_,
+        post=post,
+        show_posted=True,
+        notice=message,
+        status=status,
+    )
+
+
 @bp.route("/<round_id>/<instrument>/<chapter_id>", methods=["GET", "POST"])
 @roles_required("respondent")
 def chapter(round_id, instrument, chapter_id):
@@ -315,17 +330,7 @@ def chapter(round_id, instrument, chapter_id):
         )
         if _wants_json():
             return jsonify({"error": "csrf", "message": message}), 400
-        return render_chapter(
-            round_,
-            state,
-            response,
-            instruments,
-            chapter_,
-            post=post,
-            show_posted=True,
-            notice=message,
-            status=400,
-        )
+        return _not_saved(round_, state, response, instruments, chapter_, post, message, 400)
     response = response or get_or_create_response(db, round_["id"], state["iso3"])
     try:
         outcome = save_answers(
@@ -341,17 +346,7 @@ def chapter(round_id, instrument, chapter_id):
         if _wants_json():
             return jsonify({"error": exc.code, "message": exc.message}), status
         response = find_response(db, round_["id"], state["iso3"])
-        return render_chapter(
-            round_,
-            state,
-            response,
-            instruments,
-            chapter_,
-            post=post,
-            show_posted=True,
-            notice=exc.message,
-            status=status,
-        )
+        return _not_saved(round_, state, response, instruments, chapter_, post, exc.message, status)
     if _wants_json():
         progress = _progress(db, model, instruments, response)
         sections = (

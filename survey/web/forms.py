@@ -1,8 +1,6 @@
-"""WTForms forms: one base class that sets CSRF policy once, fixed forms, and chapter forms built from the model."""
+"""WTForms forms: one base class that sets CSRF policy once, and the fixed forms (chapter posts are read by survey.responding.read_chapter_post)."""
 
 from __future__ import annotations
-
-import functools
 
 from flask_babel import format_decimal, gettext
 from flask_wtf import FlaskForm
@@ -10,10 +8,8 @@ from wtforms import (
     EmailField,
     HiddenField,
     PasswordField,
-    RadioField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -85,54 +81,3 @@ class RoundForm(BaseForm):
 
 class UploadForm(BaseForm):
     pass
-
-
-def field_name(provision_id: str, question: str) -> str:
-    """Form field name for one question of one provision: 'UNCAC-15.compliance'."""
-    return f"{provision_id}.{question}"
-
-
-def version_name(provision_id: str, question: str) -> str:
-    return f"{provision_id}.{question}.v"
-
-
-class _LenientRadio(RadioField):
-    """Choice membership is checked by survey.answers.clean_value, which names the field."""
-
-    def pre_validate(self, form):
-        pass
-
-
-class _LenientMulti(SelectMultipleField):
-    def pre_validate(self, form):
-        pass
-
-
-@functools.lru_cache(maxsize=2048)
-def provision_form_class(questionnaire, provision_id: str):
-    """A WTForms form class for one provision's questions, built once per questionnaire version.
-
-    Field names are '<provision id>.<question>'. The CSRF token is checked once per post by
-    BaseForm, so these forms have CSRF off; a save processes only the provisions that were posted
-    (autosave sends just the sections that changed). Pages render the inputs with
-    survey.web.widgets rather than WTForms widgets, which would dominate the page time.
-    """
-    from wtforms import Form
-
-    provision = questionnaire.provisions[provision_id]
-    attrs = {}
-    for question in provision.questions:
-        name = field_name(provision.id, question.name)
-        choices = (
-            [SelectChoice(c.name, c.label.en) for c in question.choices.choices]
-            if question.choices
-            else []
-        )
-        if question.type in ("select_one", "yes_no"):
-            attrs[name] = _LenientRadio(question.label.en, choices=choices, validators=[Optional()])
-        elif question.type == "select_multiple":
-            attrs[name] = _LenientMulti(question.label.en, choices=choices, validators=[Optional()])
-        else:
-            attrs[name] = TextAreaField(question.label.en, validators=[Optional()])
-        attrs[version_name(provision.id, question.name)] = HiddenField()
-    return type(f"ProvisionForm_{provision_id.replace('-', '_')}", (Form,), attrs)

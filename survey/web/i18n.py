@@ -58,9 +58,9 @@ def translate_text(text) -> Markup:
     lang = current_language()
     if lang == "en" or text.has(lang):
         return escape(text.get(lang))
-    return Markup('<span lang="en" dir="ltr" class="fallback" title="{}">{}</span>').format(
-        gettext("Not yet translated: shown in English"), text.en
-    )
+    from flask import get_template_attribute
+
+    return get_template_attribute("_macros.html", "english_fallback")(text.en)
 
 
 def plain_text(text) -> str:
@@ -93,10 +93,6 @@ def init_app(app) -> None:
     from .db import get_model
 
     app.jinja_env.globals.update(label_helpers(get_model))
-    from . import widgets
-
-    # The provision header and the chapter form's parts: macros rendered once per language.
-    widgets.init_app(app)
     app.register_blueprint(bp)
 
     @app.context_processor
