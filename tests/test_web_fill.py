@@ -140,6 +140,40 @@ def test_concurrent_edit_is_a_conflict_that_loses_neither_answer(login_as, peopl
     assert values == ["partly", "yes", "no"]
 
 
+def test_an_answer_saved_alongside_a_conflict_can_be_edited_again_from_the_conflict_page(
+    login_as, people, round_id, db
+):
+    """The conflict page carries the new token of every answer the same save wrote."""
+    from survey.responding import answer_token
+
+    first, second = login_as("ken@example.org"), login_as("ken2@example.org")
+    url = CHAPTER.format(round=round_id)
+    page_second = second.client.get(url).get_data(as_text=True)
+    assert first.post(url, tip5(compliance="yes")).status_code == 302
+    clash = second.post(url, {**tip5(compliance="no", measures="Act 7"), **tokens(page_second)})
+    assert clash.status_code == 409
+    text = clash.get_data(as_text=True)
+    assert tokens(text)["TIP-5.measures.v"] == answer_token("Act 7")
+    # Without a script: edit the saved answer again and keep theirs for the conflicted one.
+    again = second.post(
+        url,
+        {
+            **tip5(compliance="no", measures="Act 7, as amended"),
+            **tokens(text),
+            "keep_theirs": "TIP-5.compliance",
+        },
+    )
+    assert again.status_code == 302
+    stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
+    assert stored["measures"].value == "Act 7, as amended"
+    assert stored["compliance"].value == "yes"
+
+
+def test_save_on_an_untouched_page_creates_no_response(ken, round_id, db):
+    assert ken.post(CHAPTER.format(round=round_id), {"TIP-5.present": "1"}).status_code == 302
+    assert find_response(db, round_id, "KEN") is None
+
+
 def test_an_untouched_field_never_overwrites_a_newer_answer(login_as, people, round_id, db):
     first, second = login_as("ken@example.org"), login_as("ken2@example.org")
     url = CHAPTER.format(round=round_id)

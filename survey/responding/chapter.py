@@ -211,6 +211,7 @@ def chapter_view(
     post: ChapterPost | None = None,
     conflicts: list[Conflict] = (),
     show_posted: bool = False,
+    saved_tokens: dict[tuple[str, str], str] | None = None,
 ) -> ChapterView:
     """The chapter as the template renders it.
 
@@ -219,6 +220,7 @@ def chapter_view(
     save found problems or conflicts (or, with `show_posted`, everywhere the user posted), the
     page shows the posted values, so nothing typed is lost; a conflicted answer's token becomes
     the other person's version, so saving again after seeing both keeps the user's version.
+    `saved_tokens` (SaveOutcome.tokens) marks answers the same request saved or found equal.
     """
     problems = {p.field: p.message for p in post.problems} if post else {}
     by_field = {field_name(c.provision_id, c.question): c for c in conflicts}
@@ -246,6 +248,9 @@ def chapter_view(
             if posted is not None and (show_posted or provision.id in attention):
                 base = bases.get((provision.id, question.name))
                 token = base if base is not None else token
+            if saved_tokens and (provision.id, question.name) in saved_tokens:
+                # Saved (or already equal) in this request: the page now agrees with the database.
+                token = saved_tokens[(provision.id, question.name)]
             if conflict is not None:
                 token = conflict.theirs_token
             shown = question.name in relevant

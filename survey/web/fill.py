@@ -24,6 +24,7 @@ from flask_wtf.csrf import generate_csrf
 
 from ..progress import missing_answers, overall_percent
 from ..responding import (
+    SaveOutcome,
     SaveRefused,
     chapter_view,
     copy_answers,
@@ -205,6 +206,7 @@ def render_chapter(
         post=post,
         conflicts=outcome.conflicts if outcome else (),
         show_posted=show_posted,
+        saved_tokens=outcome.tokens if outcome else None,
     )
     progress = _progress(db, model, instruments, response)
     previous, following = _neighbours(progress, chapter_)
@@ -285,6 +287,7 @@ def _sections_html(round_, state, response, instruments, chapter_, post, outcome
         editable=True,
         post=post,
         conflicts=outcome.conflicts,
+        saved_tokens=outcome.tokens,
     )
     macro = get_template_attribute("fill/_provision.html", "provision_section")
     return {
@@ -331,6 +334,17 @@ def chapter(round_id, instrument, chapter_id):
         if _wants_json():
             return jsonify({"error": "csrf", "message": message}), 400
         return _not_saved(round_, state, response, instruments, chapter_, post, message, 400)
+    if response is None and not post.edits and not post.problems:
+        # Nothing to save and nothing started: a Save on an untouched page creates no response.
+        if _wants_json():
+            progress = _progress(db, model, instruments, None)
+            return _json_outcome(model, chapter_, post, SaveOutcome(save_id=""), progress, {})
+        flash(_("Saved: nothing had changed."), "info")
+        return redirect(
+            url_for(
+                "fill.chapter", round_id=round_["id"], instrument=instrument, chapter_id=chapter_id
+            )
+        )
     response = response or get_or_create_response(db, round_["id"], state["iso3"])
     try:
         outcome = save_answers(
