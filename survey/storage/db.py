@@ -65,3 +65,8 @@ def transaction(db: sqlite_utils.Database):
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def database_file(db: sqlite_utils.Database) -> str:
+    """The path of the main database file of a connection ('' for an in-memory database)."""
+    return db.execute("PRAGMA database_list").fetchone()[2]

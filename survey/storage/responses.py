@@ -87,19 +87,35 @@ def load_answers(db, response_id: int, provision_ids=None) -> dict[str, dict[str
     return out
 
 
-def progress_values(db, response_id: int) -> dict[str, dict]:
+def progress_values(db, response_id: int, provision_ids=None) -> dict[str, dict]:
     """{provision_id: {question: value}} for progress counts: choice answers decoded, long texts
-    replaced by a placeholder (progress needs to know that they exist, not what they say)."""
-    rows = db.execute(
+    replaced by a placeholder (progress needs to know that they exist, not what they say).
+    All provisions, or only `provision_ids`."""
+    sql = (
         "SELECT provision_id, question,"
         " CASE WHEN length(value) > 80 AND substr(value, 1, 1) = '\"' THEN '\"…\"' ELSE value END"
-        " FROM answers WHERE response_id = ?",
-        [response_id],
+        " FROM answers WHERE response_id = ?"
     )
+    params: list = [response_id]
+    if provision_ids is not None:
+        provision_ids = list(provision_ids)
+        sql += f" AND provision_id IN ({', '.join('?' for _ in provision_ids)})"
+        params += provision_ids
     out: dict[str, dict] = defaultdict(dict)
-    for pid, question, value in rows:
+    for pid, question, value in db.execute(sql, params):
         out[pid][question] = json.loads(value)
     return out
+
+
+def provisions_changed_since(db, response_id: int, after_id: int) -> set[str]:
+    """Provisions with a history row newer than `after_id` (see last_change_id)."""
+    return {
+        row[0]
+        for row in db.execute(
+            "SELECT DISTINCT provision_id FROM answer_history WHERE response_id = ? AND id > ?",
+            [response_id, after_id],
+        )
+    }
 
 
 def answer_values(answers: dict[str, Answer]) -> dict:
