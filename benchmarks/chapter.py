@@ -389,7 +389,7 @@ def measure(db_path, *, rounds=40, warmup=3, saves=40, cold=5, lang="en") -> dic
             f"- one save (autosave POST of {provision.id}, one changed answer): {ms(stats(save_times))}"
         )
 
-        # Progress is cached until an answer of the response changes; a colleague's save (made
+        # Progress is kept per response and only changed provisions are recounted; a colleague's save (made
         # here directly in the database, untimed) before each GET makes every GET recount it.
         from survey.responding import save_provision
 
@@ -405,7 +405,7 @@ def measure(db_path, *, rounds=40, warmup=3, saves=40, cold=5, lang="en") -> dic
             after_change.append(time.perf_counter() - start)
         other.conn.close()
         print(
-            f"- product GET right after a colleague's save (progress recounted): {ms(stats(after_change))}"
+            f"- product GET right after a colleague's save (its provision recounted): {ms(stats(after_change))}"
         )
         return {
             "chapter": chapter.key,
