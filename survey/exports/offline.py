@@ -716,7 +716,7 @@ def import_offline(
 
     The whole file is checked first; any problem raises OfflineImportError listing them all and
     nothing is written. Otherwise the answers that differ from the file as downloaded are saved in
-    one transaction through save_provision(source="offline"). An answer changed on the web since
+    one transaction through survey.responding.save_answers (source 'offline'). An answer changed on the web since
     the download is a problem unless `overwrite`; a submitted response or a closed round refuses
     the import unless `force` (secretariat use).
     """
@@ -751,6 +751,8 @@ def import_offline(
         problems = problems + long_texts
         if problems:  # nothing is saved from a file with any bad cell
             raise OfflineImportError([p[3] for p in sorted(problems, key=lambda p: p[:3])])
+        if response is None and all(edit.value is None for edit in edits):
+            return result  # an empty file for a State that has not started: nothing to create
         response = response or get_or_create_response(db, round_id, iso3)
         result.response_id = response["id"]
         try:
