@@ -87,12 +87,13 @@ def copy_answers(
 
 
 def undo_save(db, response_id: int, save_id: str, *, user_id: int) -> SaveOutcome:
-    """Put back what one save replaced; an answer changed again since is a conflict, kept as is.
+    """Put back what one copy replaced; an answer changed again since is a conflict, kept as is.
 
-    Raises WorkflowError when the save is not one of this response's.
+    Raises WorkflowError when the save is not a copy into this response.
     """
     changes = saved_changes(db, response_id, save_id)
-    if not changes:
+    if not changes or not all(c["source"].startswith("copy:") for c in changes):
+        # Only copies are offered for undo; a colleague's ordinary save is not undone this way.
         raise WorkflowError(_("There is nothing to undo: that change is not in this response."))
     edits = [
         Edit(c["provision_id"], c["question"], c["old_value"], answer_token(c["new_value"]))

@@ -49,6 +49,10 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_NAME="survey_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        # One form field may be as long as a whole post: an over-long answer then gets its own
+        # named error (survey.answers.MAX_TEXT) with the rest saved, instead of Werkzeug's 500 kB
+        # per-field default refusing the whole post (an autosave of 170,000 CJK characters).
+        MAX_FORM_MEMORY_SIZE=MAX_UPLOAD_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: long pages must still save
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_LOGIN="10 per minute;50 per hour",

@@ -574,8 +574,8 @@ def undo(round_id, save_id):
     if response is None:
         abort(404)
     changes = saved_changes(db, response["id"], save_id)
-    if not changes:
-        abort(404)
+    if not changes or not changes[0]["source"].startswith("copy:"):
+        abort(404)  # only a copy can be undone here
     try:
         outcome = undo_save(db, response["id"], save_id, user_id=g.user["id"])
     except SaveRefused as exc:

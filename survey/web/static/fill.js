@@ -218,7 +218,8 @@
       expired = false;
       if (!data.progress) {  // refused as a whole: csrf, read_only, storage, or not our server at all
         say(data.message || msg(keptHere ? "msgOffline" : "msgUnsaved"));
-        return data.error === "read_only" || data.error === "csrf" ? false : retryLater(null);
+        // Retry only what may pass later (server or storage trouble); a refusal stays refused.
+        return resp.status >= 500 || resp.status === 429 ? retryLater(null) : false;
       }
       retryDelay = 0;
       const trouble = new Set((data.conflicts || []).map((c) => c.provision));
