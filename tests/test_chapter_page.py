@@ -17,7 +17,7 @@ from survey.storage.rounds import create_round
 from survey.storage.users import set_language
 from survey.web import create_app
 
-CHAPTER = "TIP/general_provisions"  # TIP-5, cross-referenced with UNTOC-5 and UNCAC-27
+CHAPTER = "TIP/general_provisions"  # TIP-5, cross-referenced with UNTOC-5
 CHECKED = {"section", "fieldset", "div", "form", "select", "textarea", "label", "p", "nav", "ul"}
 
 

@@ -65,8 +65,12 @@ def default_directory() -> Path:
     return Path(__file__).resolve().parents[2] / "questionnaires"
 
 
-def check_directory(directory: Path | str | None = None):
-    """Load and validate a questionnaire folder; return (questionnaire or None, problems)."""
+def check_directory(directory: Path | str | None = None, warnings: list[Problem] | None = None):
+    """Load and validate a questionnaire folder; return (questionnaire or None, problems).
+
+    Warnings (e.g. cross-references that pair too many paragraphs) are appended to `warnings`
+    when a list is given; they never make the folder invalid.
+    """
     from .scales import apply_scales, split_scales
     from .validate import build
 
@@ -94,7 +98,7 @@ def check_directory(directory: Path | str | None = None):
     scales = None
     if isinstance(shared_name, str) and shared_name in files:
         files[shared_name], scales = split_scales(files[shared_name])
-    model, problems = build(manifest, files)
+    model, problems = build(manifest, files, warnings)
     if model is None:
         return model, problems
     model, scale_problems = apply_scales(model, scales, shared_name)
