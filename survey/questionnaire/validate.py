@@ -50,7 +50,7 @@ PROVISION_KEYS = {
 }
 PROVISION_REQUIRED = ("id", "article", "title", "obligation", "summary")
 SCORING_KEYS = {
-    "scores": ("yes", "partly", "no"),
+    "scores": tuple(ScoringConstants().score),  # every scored code of the per-level scales
     "weights": OBLIGATIONS,
     "ta_factor": ("requested", "not_requested"),
 }
