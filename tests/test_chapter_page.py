@@ -65,7 +65,7 @@ def ken_round(db, questionnaire, request):
     create_round(db, round_id, questionnaire)
     response = get_or_create_response(db, round_id, "KEN")
     save_provision(db, response["id"], "UNTOC-5", {"compliance": "partly"}, user_id=None)
-    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    save_provision(db, response["id"], "TIP-5", {"compliance": "fully"}, user_id=None)
     return round_id
 
 
