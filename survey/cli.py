@@ -100,15 +100,21 @@ def questionnaire():
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--languages", is_flag=True, help="Also list missing translations per language.")
 def questionnaire_check(directory, languages):
-    """Validate the questionnaire files; print every problem and exit 1 if any."""
+    """Validate the questionnaire files; print every problem (exit 1) and every warning."""
     directory = Path(directory) if directory else default_directory()
-    model, problems = check_directory(directory)
+    warnings = []
+    model, problems = check_directory(directory, warnings)
     if problems:
         for p in problems:
             click.echo(str(p), err=True)
         click.echo(f"{len(problems)} problem(s) in {directory}", err=True)
         sys.exit(1)
+    # Warnings do not fail the check: the questionnaire loads, but a reviewer should look again.
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
     click.echo(f"{model.id} {model.version}: {len(model.provisions)} provisions, all valid")
+    if warnings:
+        click.echo(f"{len(warnings)} warning(s)")
     _print_counts(model)
     if languages:
         from .i18n_check import report_missing

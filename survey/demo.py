@@ -25,6 +25,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from .storage.db import transaction
+from .storage.migrations import OLD_TO_NEW_COMPLIANCE
 from .storage.rounds import create_round, current_round
 from .storage.users import create_user, get_user_by_email
 
@@ -323,6 +324,21 @@ GAPS = {
         "the responsible body lacks the staff to apply them consistently",
         "implementation is not monitored",
     ],
+}
+DECLINED_REASONS = (
+    "Considered by the Ministry of Justice in {year}; not adopted because the Constitution presumes innocence and the prosecution must prove every element of an offence.",
+    "Considered in the {year} review of the criminal law; not adopted because existing asset declaration and money-laundering offences were judged sufficient.",
+    "Considered by the inter-ministerial working group in {year}; not adopted as incompatible with the fundamental principles of the legal system.",
+)
+OTHER_TEXTS = {
+    "challenges_other": (
+        "Frequent turnover of trained staff.",
+        "Legislative calendar taken up by constitutional reform.",
+    ),
+    "ta_other": (
+        "Translation of model laws into the national language.",
+        "Peer exchange with a State of the same legal tradition.",
+    ),
 }
 NA_REASONS = {
     "mandatory": [
@@ -702,7 +718,14 @@ def _pick_many(rng, codes, weights: dict, most: int = 3) -> list[str]:
 
 def _generate(rng, state, plan, question, name, kept, year, ctx):
     """A value for one question (None: leave an optional question unanswered)."""
-    compliance = kept.get("compliance")
+    level_code = kept.get("compliance")
+    compliance = UNDERLYING.get(level_code, level_code)
+    if name == "reason":
+        if level_code == "declined":
+            return rng.choice(DECLINED_REASONS).format(year=year - rng.choice((1, 2, 3, 4)))
+        return f"{_cap(rng.choice(NA_REASONS['mandatory' if plan.obligation == 'mandatory' else 'other']))}."
+    if name in ("challenges_other", "ta_other"):
+        return rng.choice(OTHER_TEXTS[name])
     if name == "measures":
         return _measures(rng, state, plan, compliance, year, ctx.get("amended", False))
     if name == "examples":
@@ -715,7 +738,8 @@ def _generate(rng, state, plan, question, name, kept, year, ctx):
         weights = CHALLENGE_WEIGHTS.get(state.group, {})
         return _pick_many(rng, question.choices.codes, weights)
     if name == "ta_needed":
-        p = state.g["ta"] * (1.0 if compliance == "no" else 0.8)
+        # Asked whatever the answer: mostly where there is a gap, now and then to go further.
+        p = state.g["ta"] * {"no": 1.0, "partly": 0.8}.get(compliance, 0.1)
         if plan.obligation == "mandatory":
             p = min(1.0, p + 0.08)
         return "yes" if rng.random() < p else "no"
@@ -814,6 +838,33 @@ def _compliance_2024(rng, state, plan, group_chapter: dict) -> str:
         + rng.gauss(0, 0.16)
     )
     return "yes" if x >= YES_AT else "partly" if x >= PARTLY_AT else "no"
+
+
+# The demo reasons on one underlying state of implementation (yes / partly / no / na) and writes it
+# in the answer scale of the provision's obligation level (docs/scoring.md). A "shall consider"
+# measure a State has not adopted was, in about a third of States, considered and declined.
+DECLINED_SHARE = 0.35
+UNDERLYING = {
+    "fully": "yes",
+    "partly": "partly",
+    "not_yet": "no",
+    "adopted": "yes",
+    "partly_adopted": "partly",
+    "declined": "no",
+    "not_yet_considered": "no",
+    "used": "yes",
+    "not_used": "no",
+    "na": "na",
+}
+
+
+def _level_code(rng, obligation: str, underlying: str, before: str | None = None) -> str:
+    """The answer on the provision's scale; an unchanged state keeps last round's answer."""
+    if before is not None and UNDERLYING.get(before) == underlying:
+        return before
+    if obligation == "consider" and underlying == "no":
+        return "declined" if rng.random() < DECLINED_SHARE else "not_yet_considered"
+    return OLD_TO_NEW_COMPLIANCE[obligation][underlying]
 
 
 def _progress(rng, before: str, received_ta: bool) -> str:
@@ -967,8 +1018,9 @@ class _Builder:
             plans = self.plans[code]
             n_chapters = plans[-1].chapter_index + 1 if plans else 1
             for plan in plans:
-                compliance = _compliance_2024(rng, p, plan, self.group_chapter)
-                ctx["examples_rate"] = 0.8 if compliance == "yes" else 0.6
+                underlying = _compliance_2024(rng, p, plan, self.group_chapter)
+                compliance = _level_code(rng, plan.obligation, underlying)
+                ctx["examples_rate"] = 0.8 if underlying == "yes" else 0.6
                 values = _answer_provision(
                     rng, self.relevance_cache, p, plan, compliance, 2024, ctx
                 )
@@ -1016,17 +1068,18 @@ class _Builder:
         for index, plan in enumerate(plans_done):
             before = self.previous[(p.iso3, plan.pid)]
             old = before.get("compliance")
-            compliance = _progress(rng, old, before.get("ta_received") == "yes")
+            underlying = _progress(rng, UNDERLYING[old], before.get("ta_received") == "yes")
+            compliance = _level_code(rng, plan.obligation, underlying, old)
             same = compliance == old
             if index == keep:  # a draft's last provision: started, not finished
                 values = {"compliance": compliance}
             else:
                 ctx = {
-                    "examples_rate": 0.85 if compliance == "yes" else 0.65,
+                    "examples_rate": 0.85 if underlying == "yes" else 0.65,
                     "carry": 0.9 if same else 0.0,
                     "amended": not same
-                    and compliance in ("yes", "partly")
-                    and old in ("no", "partly"),
+                    and underlying in ("yes", "partly")
+                    and UNDERLYING[old] in ("no", "partly"),
                 }
                 values = _answer_provision(
                     rng,

@@ -6,7 +6,10 @@ against, so the method is written down once in plain code.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+
+from .answers import relevant_answers
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,9 @@ class ProvisionScore:
     chapter: str
     obligation: str
     compliance: str | None
-    score: float | None  # None: 'na' or unanswered (left out of every denominator)
+    score: (
+        float | None
+    )  # None: 'na', unanswered or a code without a score (left out of every denominator)
     weight: float
     ta_needed: bool
     ta_types: tuple[str, ...]
@@ -36,13 +41,16 @@ class ProvisionScore:
 
 
 def score_provision(model, provision, answers: dict) -> ProvisionScore:
+    """The score of one provision. The code's score comes from the scoring constants (one code,
+    one scale: codes are unique across obligation levels); technical assistance and challenges
+    count exactly where the questionnaire's relevance rules ask them."""
     constants = model.scoring
     compliance = answers.get("compliance")
     score = constants.score.get(compliance) if compliance else None
-    gap_context = compliance in ("partly", "no")
-    ta_needed = gap_context and answers.get("ta_needed") == "yes"
-    ta_types = tuple(answers.get("ta_types") or ()) if ta_needed else ()
-    challenges = tuple(answers.get("challenges") or ()) if gap_context else ()
+    kept = relevant_answers(provision, answers)
+    ta_needed = kept.get("ta_needed") == "yes"
+    ta_types = tuple(kept.get("ta_types") or ()) if ta_needed else ()
+    challenges = tuple(kept.get("challenges") or ())
     return ProvisionScore(
         provision.id,
         provision.instrument,
@@ -100,8 +108,8 @@ def index_by(scores, key) -> dict:
 # -- aggregation in SQL ---------------------------------------------------------------------
 #
 # The SQL below implements the same method as score_provision/state_index above for many States at
-# once. It relies on the standard block's relevance: ta_needed, ta_types and challenges count only
-# where compliance is 'partly' or 'no' (and ta_types only where ta_needed is 'yes').
+# once. It relies on the standard block's relevance: ta_needed and challenges count only for the
+# compliance codes whose answer shows them (asked_codes), and ta_types only where ta_needed is 'yes'.
 
 COUNTED_STATUSES = ("submitted", "validated")
 
@@ -123,6 +131,45 @@ def _provisions_temp(db, model) -> None:
             for p in model.provisions.values()
         ],
     )
+    _codes_temp(db, model)
+
+
+def asked_codes(model, question: str) -> list[str]:
+    """The compliance codes (JSON-encoded, as stored) for which a standard question is shown.
+
+    Read off the question's relevance rule, so the SQL counts what the form asks. The rule must
+    depend on `compliance` alone, or the answer would need more than one code to decide.
+    """
+    block = {q.name: q for q in model.standard_block}
+    rule = block[question].relevant
+    compliance = block["compliance"].choices
+    if rule is not None and set(rule.questions()) - {"compliance"}:
+        raise ValueError(
+            f"the relevance of '{question}' must depend on compliance alone for SQL scoring"
+        )
+    codes = compliance.codes if compliance else ()
+    return [json.dumps(c) for c in codes if rule is None or rule.evaluate({"compliance": c})]
+
+
+def _codes_temp(db, model) -> None:
+    """A temp table of compliance codes (as stored): score (NULL: no score) and what each asks."""
+    conn = db.conn
+    conn.execute("DROP TABLE IF EXISTS temp.q_codes")
+    conn.execute(
+        "CREATE TEMP TABLE q_codes (code TEXT PRIMARY KEY, s REAL, ta_asked INTEGER,"
+        " challenges_asked INTEGER)"
+    )
+    block = {q.name: q for q in model.standard_block}
+    codes = block["compliance"].choices.codes if block["compliance"].choices else ()
+    ta, challenges = set(asked_codes(model, "ta_needed")), set(asked_codes(model, "challenges"))
+    score = model.scoring.score
+    conn.executemany(
+        "INSERT INTO temp.q_codes VALUES (?, ?, ?, ?)",
+        [
+            (json.dumps(c), score.get(c), json.dumps(c) in ta, json.dumps(c) in challenges)
+            for c in codes
+        ],
+    )
 
 
 def _counted_cte(grouping: str, statuses, round_param: str = ":round") -> tuple[str, dict]:
@@ -139,29 +186,22 @@ def _counted_cte(grouping: str, statuses, round_param: str = ":round") -> tuple[
 
 
 def _score_params(model) -> dict:
-    score = model.scoring.score
     ta = model.scoring.ta
-    return {
-        "s_yes": score["yes"],
-        "s_partly": score["partly"],
-        "s_no": score["no"],
-        "ta_yes": ta["requested"],
-        "ta_no": ta["not_requested"],
-    }
+    return {"ta_yes": ta["requested"], "ta_no": ta["not_requested"]}
 
 
 # One row per (counted State, scored provision). The covering index answers_by_question
-# (migration 0002) serves both the compliance scan and the ta_needed look-up.
+# (migration 0002) serves both the compliance scan and the ta_needed look-up; temp.q_codes holds
+# each code's score and whether it asks ta_needed, so no code is written into the SQL.
 SCORED_CTE = """scored AS MATERIALIZED (
-        SELECT c.*, a.provision_id, p.weight, p.ord, p.instrument, p.chapter,
-               CASE a.value WHEN '"yes"' THEN :s_yes WHEN '"partly"' THEN :s_partly ELSE :s_no END AS s,
-               a.value != '"yes"' AND t.value IS NOT NULL AS ta
+        SELECT c.*, a.provision_id, p.weight, p.ord, p.instrument, p.chapter, k.s AS s,
+               k.ta_asked AND t.value IS NOT NULL AS ta
         FROM counted c
         JOIN answers a ON a.question = 'compliance' AND a.response_id = c.response_id
+        JOIN temp.q_codes k ON k.code = a.value AND k.s IS NOT NULL
         JOIN temp.q_provisions p ON p.provision_id = a.provision_id
         LEFT JOIN answers t ON t.question = 'ta_needed' AND t.response_id = a.response_id
             AND t.provision_id = a.provision_id AND t.value = '"yes"'
-        WHERE a.value IN ('"yes"', '"partly"', '"no"')
     )"""
 
 
@@ -241,20 +281,24 @@ def ta_demand(
 
     With `instrument`, only the selections made for that instrument's provisions count.
     """
+    _codes_temp(db, model)
     counted, params = _counted_cte(grouping, statuses)
     where = "AND c.region = :region" if region is not None else ""
     if instrument is not None:
         where += " AND a.provision_id LIKE :prefix"
         params["prefix"] = f"{instrument}-%"
     sql = f"""WITH {counted},
-        gapctx AS (
-            SELECT c.region, c.state_iso3, a.response_id, a.provision_id FROM counted c
-            JOIN answers a ON a.response_id = c.response_id AND a.question = 'compliance'
-                AND a.value IN ('"partly"', '"no"') {where}
+        askctx AS (
+            SELECT c.region, c.state_iso3, a.response_id, a.provision_id, k.ta_asked,
+                   k.challenges_asked FROM counted c
+            JOIN answers a ON a.response_id = c.response_id AND a.question = 'compliance' {where}
+            JOIN temp.q_codes k ON k.code = a.value
         ),
+        gapctx AS (SELECT * FROM askctx WHERE challenges_asked),
         tactx AS (
-            SELECT g.* FROM gapctx g JOIN answers a ON a.response_id = g.response_id
+            SELECT g.* FROM askctx g JOIN answers a ON a.response_id = g.response_id
                 AND a.provision_id = g.provision_id AND a.question = 'ta_needed' AND a.value = '"yes"'
+            WHERE g.ta_asked
         )
         SELECT g.region, 'ta_type' AS kind, j.value AS code, count(DISTINCT g.state_iso3) AS n_states, count(*) AS n_selections
         FROM tactx g JOIN answers a ON a.response_id = g.response_id AND a.provision_id = g.provision_id

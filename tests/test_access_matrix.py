@@ -132,7 +132,7 @@ def test_access_matrix(app, clients, round_id, people):
                         )
             if post_expected is not None and "POST" in rule.methods:
                 with client.post(
-                    url, data={"TIP-5.present": "1", "TIP-5.compliance": "yes"}
+                    url, data={"TIP-5.present": "1", "TIP-5.compliance": "fully"}
                 ) as response:
                     if response.status_code != post_expected[role]:
                         failures.append(

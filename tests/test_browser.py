@@ -118,7 +118,13 @@ def test_respondent_answers_saves_reloads_and_submits(page, db, round_id, questi
                 db,
                 response["id"],
                 provision.id,
-                {"compliance": "yes", "measures": "Act"},
+                {
+                    "compliance": {"mandatory": "fully", "consider": "adopted", "optional": "used"}[
+                        provision.obligation
+                    ],
+                    "measures": "Act",
+                    "ta_needed": "no",  # asked whatever the answer (but 'na') and required
+                },
                 user_id=None,
             )
     page.goto(f"/fill/{round_id}/submit")
@@ -131,7 +137,7 @@ def test_autosave_saves_without_pressing_save(page, db, round_id):
     login(page, "ken@example.org")
     page.wait_for_url("**/fill/")
     page.goto(f"/fill/{round_id}/TIP/general_provisions")
-    page.check('input[name="TIP-5.compliance"][value="yes"]')
+    page.check('input[name="TIP-5.compliance"][value="fully"]')
     page.fill('textarea[name="TIP-5.measures"]', "Autosaved law")
     page.wait_for_selector("text=All changes saved", timeout=15000)
     from survey.storage.responses import load_answers
@@ -172,7 +178,7 @@ HOSTILE = "Loi n° 2010-3 « art. 3 » </textarea><b>x</b> =SUM(A1) 🇰🇪 ق�
 def answered_compliance(db, round_id):
     """TIP-5 as a colleague left it: compliance answered, so the 'measures' question is shown."""
     response = get_or_create_response(db, round_id, "KEN")
-    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    save_provision(db, response["id"], "TIP-5", {"compliance": "fully"}, user_id=None)
 
 
 def stored(db, round_id, provision="TIP-5", question="measures"):
@@ -239,7 +245,7 @@ def test_text_typed_offline_is_offered_back_after_reopening_and_saved(page, new_
 def test_discarding_the_kept_copy_forgets_it(page, new_page, db, round_id):
     open_chapter(page, "ken@example.org", round_id)
     lose_connection(page.context)
-    page.check('input[name="TIP-5.compliance"][value="yes"]')
+    page.check('input[name="TIP-5.compliance"][value="fully"]')
     page.fill(MEASURES, "Draft I do not want")
     # A page closed by the test driver within milliseconds of the write sometimes lost it (about
     # one run in three); a person closing the tab goes through beforeunload, which keeps it again.
@@ -257,7 +263,7 @@ def test_discarding_the_kept_copy_forgets_it(page, new_page, db, round_id):
 
 def test_leaving_with_unsaved_changes_asks_first(page, round_id):
     open_chapter(page, "ken@example.org", round_id)
-    page.click('input[name="TIP-5.compliance"][value="yes"]')
+    page.click('input[name="TIP-5.compliance"][value="fully"]')
     page.fill(MEASURES, "Not saved yet")
     with page.expect_event("dialog") as dialog:
         page.close(run_before_unload=True)
@@ -270,7 +276,8 @@ def test_save_right_after_typing_raises_no_dialog_and_keeps_the_place(page, db, 
     page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
     open_chapter(page, "ken@example.org", round_id, "UNTOC/justice")
     field = 'textarea[name="UNTOC-26-5.measures"]'
-    page.check('input[name="UNTOC-26-5.compliance"][value="yes"]')  # the last provision, far down
+    # UNTOC-26-5 is optional: used / not_used. The last provision, far down.
+    page.check('input[name="UNTOC-26-5.compliance"][value="used"]')
     page.fill(field, "Witness Protection Act, s. 12")
     y = page.evaluate("scrollY")
     assert y > 2000
@@ -342,7 +349,7 @@ def test_sidebar_counts_follow_an_autosave(page, round_id):
     open_chapter(page, "ken@example.org", round_id)
     counter = page.locator(f'nav.sidebar li[data-chapter="{CHAPTER}"] span.progress')
     before = counter.inner_text()
-    page.check('input[name="TIP-5.compliance"][value="yes"]')
+    page.check('input[name="TIP-5.compliance"][value="fully"]')
     page.fill(MEASURES, "Act")
     wait_saved(page)
     after = counter.inner_text()

@@ -17,7 +17,7 @@ from survey.storage.rounds import create_round
 from survey.storage.users import set_language
 from survey.web import create_app
 
-CHAPTER = "TIP/general_provisions"  # TIP-5, cross-referenced with UNTOC-5 and UNCAC-27
+CHAPTER = "TIP/general_provisions"  # TIP-5, cross-referenced with UNTOC-5
 CHECKED = {"section", "fieldset", "div", "form", "select", "textarea", "label", "p", "nav", "ul"}
 
 
@@ -65,7 +65,7 @@ def ken_round(db, questionnaire, request):
     create_round(db, round_id, questionnaire)
     response = get_or_create_response(db, round_id, "KEN")
     save_provision(db, response["id"], "UNTOC-5", {"compliance": "partly"}, user_id=None)
-    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    save_provision(db, response["id"], "TIP-5", {"compliance": "fully"}, user_id=None)
     return round_id
 
 

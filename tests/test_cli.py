@@ -65,7 +65,7 @@ def test_questionnaire_show_json_for_scripts(run, questionnaire):
         "cross_references",
         "questions",
     }
-    assert [q["name"] for q in first["questions"]][:2] == ["compliance", "measures"]
+    assert [q["name"] for q in first["questions"]][:3] == ["compliance", "reason", "measures"]
 
 
 def test_questionnaire_show_table_and_unknown_instrument(run):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import sqlite3
 import threading
@@ -25,9 +26,9 @@ def test_database_runs_in_wal_mode_with_foreign_keys(db):
 
 def test_answer_history_is_append_only(db, round_id):
     response = get_or_create_response(db, round_id, "KEN")
-    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    save_provision(db, response["id"], "TIP-5", {"compliance": "fully"}, user_id=None)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        db.execute("UPDATE answer_history SET new_value = '\"no\"'")
+        db.execute("UPDATE answer_history SET new_value = '\"not_yet\"'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute("DELETE FROM answer_history")
 
@@ -37,8 +38,8 @@ def test_a_failed_multi_row_write_leaves_nothing_behind(db, round_id):
     from survey.storage import transaction
 
     with pytest.raises(RuntimeError), transaction(db):
-        save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
-        save_provision(db, response["id"], "TIP-6-1", {"compliance": "no"}, user_id=None)
+        save_provision(db, response["id"], "TIP-5", {"compliance": "fully"}, user_id=None)
+        save_provision(db, response["id"], "TIP-6-1", {"compliance": "not_yet"}, user_id=None)
         raise RuntimeError("disk full")
     assert load_answers(db, response["id"]) == {}
     assert history(db, response["id"]) == []
@@ -126,7 +127,7 @@ def test_concurrent_saves_from_processes_lose_nothing(db_path, db, round_id):
 
 def test_backup_while_writing_and_restore(db_path, db, round_id, tmp_path):
     response = get_or_create_response(db, round_id, "KEN")
-    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    save_provision(db, response["id"], "TIP-5", {"compliance": "fully"}, user_id=None)
     stop = threading.Event()
 
     def writer():
@@ -148,10 +149,10 @@ def test_backup_while_writing_and_restore(db_path, db, round_id, tmp_path):
         thread.join()
     counts = check_backup(target)
     assert counts["answers"] >= 1
-    save_provision(db, response["id"], "TIP-5", {"compliance": "no"}, user_id=None)
+    save_provision(db, response["id"], "TIP-5", {"compliance": "not_yet"}, user_id=None)
     restore(target, db_path)
     fresh = connect(db_path, migrate=False)
-    assert load_answers(fresh, response["id"])["TIP-5"]["compliance"].value == "yes"
+    assert load_answers(fresh, response["id"])["TIP-5"]["compliance"].value == "fully"
     assert (tmp_path / "survey.db.before-restore").exists() or (
         db_path.parent / "survey.db.before-restore"
     ).exists()
@@ -219,17 +220,19 @@ def _filled_offline_file(db, questionnaire, round_id, tmp_path):
     from survey.exports.offline import export_offline
 
     response = get_or_create_response(db, round_id, "KEN")
-    save_provision(db, response["id"], "TIP-5", {"compliance": "yes"}, user_id=None)
+    save_provision(db, response["id"], "TIP-5", {"compliance": "fully"}, user_id=None)
     path = tmp_path / "ken.xlsx"
     with open(path, "wb") as f:
         export_offline(db, questionnaire, round_id, "KEN", f)
     wb = load_workbook(path)
     ws = wb["TIP"]
-    filled = 0
+    # Each provision gets the "not there" code of its level's scale (column D: obligation).
+    code = {"mandatory": "not_yet", "consider": "not_yet_considered", "optional": "not_used"}
+    filled = {}
     for row in range(2, ws.max_row + 1):
         if ws.cell(row, 8).value == "compliance":
-            ws.cell(row, 6).value = "no"
-            filled += 1
+            ws.cell(row, 6).value = code[ws.cell(row, 4).value]
+            filled[ws.cell(row, 1).value] = json.dumps(ws.cell(row, 6).value)
     wb.save(path)
     return path, filled
 
@@ -252,7 +255,7 @@ def test_killing_an_import_midway_leaves_the_database_as_before(
     import sys
 
     path, filled = _filled_offline_file(db, questionnaire, round_id, tmp_path)
-    assert filled > 5
+    assert len(filled) > 5
     before = _snapshot(db_path)
     child = subprocess.Popen(
         [sys.executable, "-c", KILL_CHILD, str(db_path), str(path), round_id],
@@ -272,5 +275,5 @@ def test_killing_an_import_midway_leaves_the_database_as_before(
         import_offline(db, questionnaire, round_id, "KEN", f, user_id=None)
     after_rows, after_history = _snapshot(db_path)
     compliance = {p: v for p, q, v in after_rows if q == "compliance" and p.startswith("TIP-")}
-    assert len(compliance) == filled and set(compliance.values()) == {'"no"'}
-    assert after_history == before[1] + filled
+    assert compliance == filled
+    assert after_history == before[1] + len(filled)

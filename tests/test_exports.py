@@ -45,7 +45,8 @@ FORMULAS = {
     "ta_provider": "-2",
     "examples": "@SUM(A1)",
 }
-# status, {provision: {question: value}}
+# status, {provision: {question: value}}; UNCAC-15 and TIP-5 are mandatory provisions
+# (fully / partly / not_yet / na)
 RESPONSES = {
     "KEN": (
         "draft",
@@ -58,21 +59,21 @@ RESPONSES = {
                 "ta_types": ["legal_advice", "capacity_building"],
                 "ta_received": "yes",
             },
-            "TIP-5": {"compliance": "no", "measures": "None yet", "steps": LONG},
+            "TIP-5": {"compliance": "not_yet", "measures": "None yet", "steps": LONG},
         },
     ),
     "NGA": (
         "submitted",
         {
             "UNCAC-15": {
-                "compliance": "no",
+                "compliance": "not_yet",
                 "measures": "Penal Code s. 98",
                 "steps": "Amend the code",
                 "challenges": ["limited_resources"],
                 "ta_needed": "yes",
                 "ta_types": ["legal_advice"],
             },
-            "TIP-5": {"compliance": "yes", "measures": "Act 2015"},
+            "TIP-5": {"compliance": "fully", "measures": "Act 2015"},
         },
     ),
     "EGY": (
@@ -82,8 +83,13 @@ RESPONSES = {
     "FRA": (
         "validated",
         {
-            # ta_needed is left over from an earlier 'no': hidden by relevance, never exported
-            "UNCAC-15": {"compliance": "yes", "measures": "Code pénal", "ta_needed": "yes"},
+            # challenges are left over from an earlier 'not_yet': hidden by relevance, never
+            # exported (and never counted in TA demand)
+            "UNCAC-15": {
+                "compliance": "fully",
+                "measures": "Code pénal",
+                "challenges": ["limited_resources"],
+            },
         },
     ),
 }
@@ -203,9 +209,9 @@ def test_answers_sheet_matches_the_database_with_real_types(
         for r in rows
         if (r["state_iso3"], r["provision_id"], r["question"]) == ("NGA", "UNCAC-15", "compliance")
     )
-    assert label["value_label"] == "No"
-    # FRA's left-over ta_needed is hidden by relevance: not exported (and never counted).
-    assert not [r for r in rows if r["state_iso3"] == "FRA" and r["question"] == "ta_needed"]
+    assert label["value_label"] == "Not yet"
+    # FRA's left-over challenges are hidden by relevance: not exported (and never counted).
+    assert not [r for r in rows if r["state_iso3"] == "FRA" and r["question"] == "challenges"]
     # The second reader sees the same values and types.
     calamine = calamine_dicts(workbook_path, "Answers")  # an empty cell reads as ''
     assert [tuple(v if v != "" else None for v in r.values()) for r in calamine] == [
@@ -295,7 +301,7 @@ def test_multiple_choice_is_one_row_per_code_and_joined_in_wide(questionnaire, w
     assert wide["PER"]["UNCAC-15.compliance"] is None and wide["PER"]["state"] == "Peru"
     assert wide["KEN"]["UNCAC-15.ta_types"] == "legal_advice;capacity_building"
     assert wide["KEN"]["UNCAC-15.compliance"] == "partly"
-    assert wide["NGA"]["TIP-5.compliance"] == "yes"
+    assert wide["NGA"]["TIP-5.compliance"] == "fully"
     assert wide["FRA"]["UNCAC-15.ta_types"] is None
     header = [c.value for c in wb["Wide"][1]]
     assert len(header) == 6 + 2 * len(questionnaire.provisions)
@@ -337,7 +343,7 @@ def test_scores_priorities_and_ta_demand_match_the_scoring_library(
     world = next(
         r for r in priorities if r["grouping"] == "global" and r["provision_id"] == "UNCAC-15"
     )
-    # NGA no + TA: 1.0; EGY partly, no TA: 0.5 x 0.5; FRA yes: 0 -> mean 1.25 / 3
+    # NGA not_yet + TA: 1.0; EGY partly, no TA: 0.5 x 0.5; FRA fully: 0 -> mean 1.25 / 3
     assert (world["n_resp"], world["n_gap"]) == (3, 2)
     assert world["priority"] == pytest.approx(1.25 / 3)
     ws = wb["Priorities"]
@@ -384,9 +390,14 @@ def test_about_sheet_lists_round_filters_and_constants(db, questionnaire, answer
     codebook = sheet_dicts(wb["Codebook"])
     assert {r["instrument"] for r in codebook} == {"UNCAC"}
     compliance = next(r for r in codebook if r["question"] == "compliance")
-    assert (
-        compliance["choices"] == "yes = Yes, fully; partly = Partly; no = No; na = Not applicable"
+    assert compliance["provision_id"] == "UNCAC-5-1"  # mandatory: the mandatory scale
+    assert compliance["choices"] == (
+        "fully = Yes, fully; partly = Partly; not_yet = Not yet; na = Not applicable"
     )
+    consider = next(
+        r for r in codebook if (r["provision_id"], r["question"]) == ("UNCAC-5-2", "compliance")
+    )
+    assert consider["choices"].split("; ")[0] == "adopted = Considered, and adopted"
     priorities = sheet_dicts(wb["Priorities"])
     assert {(r["grouping"], r["region"]) for r in priorities} == {
         ("un_regional_group", "AFRICAN_GROUP")
@@ -532,7 +543,7 @@ def test_offline_round_trip_saves_only_changes_with_history(
             ("UNTOC-5", "ta_types"): "legal_advice;Model legislation",
             ("UNTOC-5", "measures"): "=1+1",
             ("UNCAC-15", "steps"): None,  # emptied: deletes the answer
-            ("UNCAC-15", "compliance"): "No",
+            ("UNCAC-15", "compliance"): "Not yet",
         },
     )
     mark = history_count(db)
@@ -548,7 +559,7 @@ def test_offline_round_trip_saves_only_changes_with_history(
             ("UNTOC-5", "ta_needed"): "yes",
             ("UNTOC-5", "ta_types"): ["legal_advice", "model_legislation"],
             ("UNTOC-5", "measures"): "=1+1",
-            ("UNCAC-15", "compliance"): "no",
+            ("UNCAC-15", "compliance"): "not_yet",
         }
     )
     assert after == expected
@@ -597,7 +608,7 @@ def test_file_with_errors_imports_nothing_and_lists_every_bad_cell(
         f"TIP!F{bad_yes_no}: '3' is not one of yes, no",
         f"UNCAC!F{bad_types}: 'bogus' is not one of "
         + ", ".join(questionnaire.choice_list("ta_types").codes),
-        f"UNCAC!F{bad_compliance}: 'maybe' is not one of yes, partly, no, na",
+        f"UNCAC!F{bad_compliance}: 'maybe' is not one of fully, partly, not_yet, na",
     ]
     assert answer_state(db, answered, "KEN") == before
     assert history_count(db) == mark
@@ -808,7 +819,7 @@ def test_respondent_downloads_own_file_and_uploads_it_back(db, ken, answered, tm
     assert response.headers["Location"].endswith(f"/fill/{answered}/")
     assert "2 answer(s) changed" in ken.client.get(f"/fill/{answered}/").get_data(as_text=True)
     state = answer_state(db, answered, "KEN")
-    assert state[("SOM-6", "compliance")] == "yes" and state[("SOM-6", "measures")] == "Act 12"
+    assert state[("SOM-6", "compliance")] == "fully" and state[("SOM-6", "measures")] == "Act 12"
     assert history(db, find_response(db, answered, "KEN")["id"], "SOM-6")[0]["source"] == "offline"
 
 
@@ -821,7 +832,7 @@ def test_upload_with_problems_lists_them_and_saves_nothing(db, ken, answered, tm
     assert page.status_code == 422
     text = page.get_data(as_text=True)
     assert "2 problem(s) in the file: nothing was saved" in text
-    assert re.search(r"SOM!F\d+: &#39;maybe&#39; is not one of yes, partly, no, na", text)
+    assert re.search(r"SOM!F\d+: &#39;maybe&#39; is not one of fully, partly, not_yet, na", text)
     assert "perhaps" in text
     assert answer_state(db, answered, "KEN") == before
     not_xlsx = upload(ken, answered, b"just text")
@@ -885,7 +896,7 @@ def test_cli_exports_and_imports_with_every_problem_listed(
     assert re.search(r"SOM!F\d+: 'maybe' is not one of", result.output)
     assert re.search(r"SOM!F\d+: 'no!' is not one of", result.output)
     assert "2 problem(s)" in result.output and "nothing was imported" in result.output
-    fill(path, {("SOM-6", "compliance"): "no", ("SOM-7", "compliance"): None})
+    fill(path, {("SOM-6", "compliance"): "not_yet", ("SOM-7", "compliance"): None})
     result = runner.invoke(main, [*args, "--round", answered, "--by", "ken@example.org"])
     assert result.exit_code == 0, result.output
     assert "1 answer(s) changed" in result.output

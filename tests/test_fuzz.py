@@ -82,7 +82,8 @@ def test_yaml_bombs_are_refused_or_bounded():
 
 
 form_values = st.one_of(
-    st.text(max_size=50), st.sampled_from(["yes", "no", "partly", "na", "legal_advice", ""])
+    st.text(max_size=50),
+    st.sampled_from(["yes", "no", "fully", "partly", "not_yet", "na", "legal_advice", ""]),
 )
 form_keys = st.sampled_from(
     [
@@ -130,7 +131,10 @@ cell_values = st.one_of(
     st.integers(min_value=-(10**12), max_value=10**12),
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
-    st.sampled_from(["yes", "no", "partly", "na", "=1+1", "legal_advice; other", "#N/A", "‮"]),
+    st.sampled_from(
+        ["yes", "no", "fully", "partly", "not_yet", "Not yet", "na", "=1+1", "legal_advice; other"]
+        + ["#N/A", "‮"]
+    ),
 )
 
 

@@ -49,7 +49,7 @@ def test_key_pages_render_in_each_language(login_as, round_id, questionnaire, la
     assert f'<html lang="{lang}" dir="{"rtl" if lang == "ar" else "ltr"}">' in page
     log_out = "Log out" if lang == "en" else translated(lang, "Log out")
     assert log_out in page
-    yes_fully = questionnaire.choice_list("compliance").label("yes", lang)
+    yes_fully = questionnaire.choice_list("compliance_mandatory").label("fully", lang)
     assert yes_fully in page
     if lang != "en":
         assert yes_fully != "Yes, fully"

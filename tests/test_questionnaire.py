@@ -51,7 +51,10 @@ def test_every_provision_is_complete(questionnaire):
         assert len(provision.summary.en) > 30, provision.id
         assert provision.title, provision.id
         names = [q.name for q in provision.questions]
-        assert names[: len(STANDARD_QUESTIONS)] == list(STANDARD_QUESTIONS), provision.id
+        # The whole standard block comes first, in order, and holds every required question.
+        block = [q.name for q in questionnaire.standard_block]
+        assert names[: len(block)] == block, provision.id
+        assert set(STANDARD_QUESTIONS) <= set(block)
         assert re.match(r"^(UNTOC|TIP|SOM|FIR|UNCAC)-\d+(-[0-9a-z]+)*$", provision.id)
 
 
@@ -224,12 +227,15 @@ BROKEN = [
         "relevance names unknown question",
         MINI_INSTRUMENT,
         ("relevant: ta_needed == yes", "relevant: ta_neded == yes"),
-        "shared.yaml: standard_block[6].relevant: relevance rule 'ta_neded == yes': unknown question 'ta_neded' (did you mean 'ta_needed'?)",
+        "shared.yaml: standard_block[8].relevant: relevance rule 'ta_neded == yes': unknown question 'ta_neded' (did you mean 'ta_needed'?)",
     ),
     (
         "relevance names unknown code",
         MINI_INSTRUMENT,
-        ("relevant: compliance in [partly, no]", "relevant: compliance in [partial, no]"),
+        (
+            "relevant: compliance in [partly, not_yet, not_yet_considered]",
+            "relevant: compliance in [partial, not_yet, not_yet_considered]",
+        ),
         "'partial' is not a code of 'compliance' (did you mean 'partly'?)",
     ),
     (
@@ -242,7 +248,7 @@ BROKEN = [
         "unknown choice list",
         MINI_INSTRUMENT,
         ("choices: ta_types", "choices: ta_type"),
-        "shared.yaml: standard_block[6].choices: 'ta_type' is not a valid choice list (did you mean 'ta_types'?)",
+        "shared.yaml: standard_block[8].choices: 'ta_type' is not a valid choice list (did you mean 'ta_types'?)",
     ),
     (
         "yaml syntax error",
@@ -288,7 +294,27 @@ def test_yes_and_no_stay_strings(qdir):
     write_mini(qdir, MINI_INSTRUMENT)
     model, _ = check_directory(qdir)
     assert model.choice_list("yes_no").codes == ("yes", "no")
-    assert model.choice_list("compliance").codes == ("yes", "partly", "no", "na")
+    assert model.choice_list("compliance_mandatory").codes == ("fully", "partly", "not_yet", "na")
+    assert model.choice_list("compliance_consider").codes == (
+        "adopted",
+        "partly_adopted",
+        "declined",
+        "not_yet_considered",
+        "na",
+    )
+    assert model.choice_list("compliance_optional").codes == ("used", "not_used")
+    assert model.choice_list("compliance").codes == (
+        "fully",
+        "partly",
+        "not_yet",
+        "adopted",
+        "partly_adopted",
+        "declined",
+        "not_yet_considered",
+        "used",
+        "not_used",
+        "na",
+    )
 
 
 def test_loader_refuses_python_tags(qdir):

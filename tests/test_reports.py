@@ -8,10 +8,11 @@ from survey.responding import save_provision
 from survey.storage.responses import change_status, get_or_create_response
 from survey.storage.users import create_api_token
 
+# UNCAC-15 (bribery of national public officials) is mandatory: fully / partly / not_yet / na.
 COUNTED = {
     "KEN": {
         "UNCAC-15": {
-            "compliance": "no",
+            "compliance": "not_yet",
             "ta_needed": "yes",
             "ta_types": ["legal_advice"],
             "measures": '=HYPERLINK("http://x")',
@@ -20,7 +21,7 @@ COUNTED = {
     "NGA": {
         "UNCAC-15": {"compliance": "partly", "ta_needed": "no", "challenges": ["limited_resources"]}
     },
-    "FRA": {"UNCAC-15": {"compliance": "yes"}},
+    "FRA": {"UNCAC-15": {"compliance": "fully"}},
 }
 
 
@@ -32,7 +33,7 @@ def answered(db, round_id):
             save_provision(db, response["id"], pid, values, user_id=None)
         change_status(db, response["id"], "submitted", user_id=None)
     draft = get_or_create_response(db, round_id, "EGY")
-    save_provision(db, draft["id"], "UNCAC-15", {"compliance": "no"}, user_id=None)
+    save_provision(db, draft["id"], "UNCAC-15", {"compliance": "not_yet"}, user_id=None)
     return round_id
 
 
@@ -95,7 +96,7 @@ def test_heatmap_and_comparison_render(analyst, answered, db, questionnaire):
 
     create_round(db, "later", questionnaire, previous_round=answered)
     response = get_or_create_response(db, "later", "KEN")
-    save_provision(db, response["id"], "UNCAC-15", {"compliance": "yes"}, user_id=None)
+    save_provision(db, response["id"], "UNCAC-15", {"compliance": "fully"}, user_id=None)
     change_status(db, response["id"], "submitted", user_id=None)
     page = analyst.client.get("/reports/later/compare?grouping=global").get_data(as_text=True)
     assert "States that closed gaps" in page

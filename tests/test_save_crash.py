@@ -97,6 +97,14 @@ def marker(worker: int, save: int) -> str:
     return f"w{worker} s{save} "
 
 
+# Two codes of each obligation level's scale, so every save changes every compliance answer.
+ALTERNATING = {
+    "mandatory": ("fully", "not_yet"),
+    "consider": ("adopted", "not_yet_considered"),
+    "optional": ("used", "not_used"),
+}
+
+
 def chapter_post(page: str, provisions, worker: int, save: int) -> list[tuple[str, str]]:
     """The whole chapter as a browser posts it, with every answer changed by this save."""
     csrf = CSRF.search(page).group(1)
@@ -105,7 +113,7 @@ def chapter_post(page: str, provisions, worker: int, save: int) -> list[tuple[st
     for provision in provisions:
         form += [
             (f"{provision.id}.present", "1"),
-            (f"{provision.id}.compliance", "yes" if save % 2 == 0 else "no"),
+            (f"{provision.id}.compliance", ALTERNATING[provision.obligation][save % 2]),
             (f"{provision.id}.compliance.v", tokens[f"{provision.id}.compliance"]),
             (f"{provision.id}.measures", f"{marker(worker, save)}{provision.id}"),
             (f"{provision.id}.measures.v", tokens[f"{provision.id}.measures"]),

@@ -155,6 +155,7 @@ def text_of(response) -> str:
 
 # -- the scene: two officials of Kenya with the same chapter open ---------------------------------
 
+# Both mandatory: fully / partly / not_yet / na.
 TARGET = "SOM-12"  # cross-referenced with TIP-12 (security and control of documents)
 SOURCE = "TIP-12"
 FIRST_LAW = "Travel Documents Act 2011, s. 4 (first official)"
@@ -227,7 +228,7 @@ def first_official_saves(s: Scene, case: str) -> None:
     """The first official changes the same answer the second will (compliance), or another answer
     of the same provision (measures), and saves from the page they opened."""
     change = (
-        {f"{TARGET}.compliance": "no"}
+        {f"{TARGET}.compliance": "not_yet"}
         if case == "same answer"
         else {f"{TARGET}.measures": FIRST_LAW}
     )
@@ -245,13 +246,13 @@ def _chapter_post(s: Scene, page: str, change: dict, **kwargs):
 
 
 BOTH_VERSIONS = re.compile(
-    r"<strong>Their version</strong> \(ken@example\.org, [^)]+\): No</p>\s*"
+    r"<strong>Their version</strong> \(ken@example\.org, [^)]+\): Not yet</p>\s*"
     r"<p><strong>Your version</strong>: Partly</p>"
 )
 
 
 def _shows_both_versions(html: str) -> None:
-    """The compliance question shows the first official's 'No' (who, when) next to 'Partly'."""
+    """The compliance question shows the first official's 'Not yet' (who, when) next to 'Partly'."""
     question = html[html.index(f'id="f-{TARGET}.compliance"') :]
     assert BOTH_VERSIONS.search(question[: question.index("</fieldset>")])
 
@@ -332,7 +333,7 @@ def autosave_choose(s: Scene, result):
     assert shown.status_code == 409, shown.get_json()
     section = shown.get_json()["sections"][TARGET]
     _shows_both_versions(section)
-    assert s.stored("compliance") == "no"
+    assert s.stored("compliance") == "not_yet"
     # The section is swapped in (its tokens now say the user has seen their version); the user's
     # typed answers stay; Save again keeps the user's version.
     fresh = page_form(f'<form id="section">{section}</form>', form_id="section")
@@ -365,9 +366,13 @@ def replay_attempt(s: Scene):
     row = re.search(rf"<tr><td>{TARGET}</td>.*?</tr>", text)
     assert row, "the kept change is listed"
     # Next to the change, what is saved now: the first official's answer where they overlap.
-    now_saved = "<td>No</td>" if s.stored("compliance") == "no" else '<span class="muted">—</span>'
+    now_saved = (
+        "<td>Not yet</td>"
+        if s.stored("compliance") == "not_yet"
+        else '<span class="muted">—</span>'
+    )
     assert now_saved in row.group(0) and "<td>Partly</td>" in row.group(0)
-    assert s.stored("compliance") in (None, "no")  # nothing saved before the confirmation
+    assert s.stored("compliance") in (None, "not_yet")  # nothing saved before the confirmation
     confirm = page_form(text, action=f"/fill/{s.round_id}/replay")
     return s.second.client.post(
         f"/fill/{s.round_id}/replay", data=confirm.changed({"action": "save"})
@@ -388,7 +393,7 @@ def copy_choose(s: Scene, result):
     text = text_of(result)
     assert "Replace my answers with the copy" in text
     row = re.search(r'<tr class="replaces">.*?</tr>', text).group(0)
-    assert "<td>No</td><td>Partly</td>" in row  # their answer now, and the copy
+    assert "<td>Not yet</td><td>Partly</td>" in row  # their answer now, and the copy
     confirm = page_form(text, action=f"/fill/{s.round_id}/copy/{TARGET}")
     done = s.second.client.post(confirm.action, data=confirm.changed({}))
     assert done.status_code == 302, text_of(done)[:500]
@@ -459,7 +464,7 @@ def offline_choose(s: Scene, attempt):
     assert attempt.error is not None, "the import must not replace a newer web answer silently"
     [message] = attempt.error.messages
     assert message.startswith(f"{attempt.cell}: this answer was changed on the web by ken@")
-    assert "it is now 'no'; the file says 'partly'" in message
+    assert "it is now 'not_yet'; the file says 'partly'" in message
     result = _import(s, attempt.data, overwrite=True)  # "replace newer answers", chosen
     assert (TARGET, "compliance") in result.changes
 
@@ -500,13 +505,13 @@ def test_two_officials_never_replace_each_others_answers_silently(scene, path, c
         assert s.changes("measures") == [(FIRST_LAW, "ken@example.org", "web")]
         return
     # The same answer: the first official's value stays until the second has seen both and chosen.
-    assert s.stored("compliance") == "no", f"{path.name} replaced a newer answer silently"
-    assert s.changes("compliance") == [("no", "ken@example.org", "web")]
+    assert s.stored("compliance") == "not_yet", f"{path.name} replaced a newer answer silently"
+    assert s.changes("compliance") == [("not_yet", "ken@example.org", "web")]
     path.choose(s, result)
     assert s.stored("compliance") == "partly"
     assert s.changes("compliance") == [
         ("partly", "ken2@example.org", path.chosen_source),
-        ("no", "ken@example.org", "web"),
+        ("not_yet", "ken@example.org", "web"),
     ]
 
 
@@ -520,8 +525,8 @@ def test_keeping_their_version_after_a_conflict_keeps_it_and_saves_the_rest(scen
     assert s.stored("measures") == "Act 3"  # everything else on the page was saved
     kept = _chapter_post(s, text_of(clash), {"keep_theirs": f"{TARGET}.compliance"})
     assert kept.status_code == 302
-    assert s.stored("compliance") == "no"
-    assert s.changes("compliance") == [("no", "ken@example.org", "web")]
+    assert s.stored("compliance") == "not_yet"
+    assert s.changes("compliance") == [("not_yet", "ken@example.org", "web")]
 
 
 def test_a_copy_confirmed_after_a_newer_change_copies_nothing(scene):
@@ -533,12 +538,12 @@ def test_a_copy_confirmed_after_a_newer_change_copies_nothing(scene):
     page = text_of(s.first.client.get(s.chapter_url))
     form = page_form(page, form_id="chapter-form")
     assert s.first.client.post(
-        s.chapter_url, data=form.changed({f"{TARGET}.compliance": "yes"})
+        s.chapter_url, data=form.changed({f"{TARGET}.compliance": "fully"})
     ).status_code == (302)
     done = s.second.client.post(confirm.action, data=confirm.changed({}), follow_redirects=True)
     assert "Not copied" in text_of(done)
-    assert s.stored("compliance") == "yes"
-    assert [c[0] for c in s.changes("compliance")] == ["yes", "no"]
+    assert s.stored("compliance") == "fully"
+    assert [c[0] for c in s.changes("compliance")] == ["fully", "not_yet"]
 
 
 # -- saves racing a status change -----------------------------------------------------------------
@@ -652,7 +657,7 @@ def test_saves_racing_submit_validate_and_return_never_land_on_a_read_only_respo
 CHAPTER = "/fill/{round}/TIP/general_provisions"
 FORGED = {
     "TIP-5.present": "1",
-    "TIP-5.compliance": "no",
+    "TIP-5.compliance": "not_yet",
     "TIP-5.measures": "Forged by another site",
 }
 KEPT = "Changes kept from your expired session"

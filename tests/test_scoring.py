@@ -76,10 +76,13 @@ def answer(db, model, state, answers_by_provision, status="submitted", round_id=
 
 INDEX_CASES = [
     # (answers, expected index, scored, applicable)
-    ({"TIP-5": "yes", "TIP-6": "yes", "TIP-7": "yes"}, 100.0, 3, 3),
-    ({"TIP-5": "no", "TIP-6": "yes", "TIP-7": "yes"}, 100 * 0.75 / 1.75, 3, 3),
-    ({"TIP-5": "partly", "TIP-6": "no"}, 100 * 0.5 / 1.5, 2, 3),  # TIP-7 unanswered: left out
-    ({"TIP-5": "partly", "TIP-6": "na", "TIP-7": "no"}, 100 * 0.5 / 1.25, 2, 3),  # na left out
+    # TIP-5 mandatory (w 1), TIP-6 consider (w 0.5), TIP-7 optional (w 0.25).
+    ({"TIP-5": "fully", "TIP-6": "adopted", "TIP-7": "used"}, 100.0, 3, 3),
+    ({"TIP-5": "not_yet", "TIP-6": "adopted", "TIP-7": "used"}, 100 * 0.75 / 1.75, 3, 3),
+    # TIP-7 unanswered: left out
+    ({"TIP-5": "partly", "TIP-6": "not_yet_considered"}, 100 * 0.5 / 1.5, 2, 3),
+    # na left out; an option not used scores 1: (1 x 0.5 + 0.25 x 1) / (1 + 0.25)
+    ({"TIP-5": "partly", "TIP-6": "na", "TIP-7": "not_used"}, 100 * 0.75 / 1.25, 2, 3),
     ({"TIP-6": "na"}, None, 0, 3),
 ]
 
@@ -106,9 +109,9 @@ def test_region_priority_ranking_with_a_tie(mdb, mini):
         mini,
         "KEN",
         {
-            "TIP-5": {"compliance": "no", "ta_needed": "yes", "ta_types": ["legal_advice"]},
-            "TIP-6": {"compliance": "no", "ta_needed": "yes"},
-            "TIP-7": {"compliance": "no", "ta_needed": "yes"},
+            "TIP-5": {"compliance": "not_yet", "ta_needed": "yes", "ta_types": ["legal_advice"]},
+            "TIP-6": {"compliance": "not_yet_considered", "ta_needed": "yes"},
+            "TIP-7": {"compliance": "not_used", "ta_needed": "yes"},
         },
     )
     answer(
@@ -116,9 +119,9 @@ def test_region_priority_ranking_with_a_tie(mdb, mini):
         mini,
         "NGA",
         {
-            "TIP-5": {"compliance": "yes"},
-            "TIP-6": {"compliance": "partly", "ta_needed": "no"},
-            "TIP-7": {"compliance": "no", "ta_needed": "yes"},
+            "TIP-5": {"compliance": "fully"},
+            "TIP-6": {"compliance": "not_yet_considered", "ta_needed": "no"},
+            "TIP-7": {"compliance": "used", "ta_needed": "yes"},
         },
     )
     answer(
@@ -131,27 +134,29 @@ def test_region_priority_ranking_with_a_tie(mdb, mini):
     rows = regional_priorities(mdb, mini, "R1", "un_regional_group")
     african = {r["provision_id"]: r for r in rows if r["region"] == "AFRICAN_GROUP"}
     # TIP-5: KEN g=1 x1.0; NGA g=0  -> priority 0.5, n_gap 1
-    # TIP-6: KEN g=0.5 x1.0 = 0.5; NGA g=0.25 x0.5 = 0.125 -> 0.3125, n_gap 2
-    # TIP-7: KEN 0.25; NGA 0.25 -> 0.25, n_gap 2
+    # TIP-6: KEN g=0.5 x1.0 = 0.5; NGA g=0.5 x0.5 = 0.25 -> 0.375, n_gap 2
+    # TIP-7: an option used or not is never a gap: g=0 for both -> 0, n_gap 0, still ranked
     assert african["TIP-5"]["priority"] == pytest.approx(0.5)
-    assert african["TIP-6"]["priority"] == pytest.approx(0.3125)
-    assert african["TIP-7"]["priority"] == pytest.approx(0.25)
+    assert african["TIP-6"]["priority"] == pytest.approx(0.375)
+    assert african["TIP-7"]["priority"] == pytest.approx(0.0)
     assert [african[p]["rank"] for p in ("TIP-5", "TIP-6", "TIP-7")] == [1, 2, 3]
     assert african["TIP-6"]["gap_share"] == 1.0 and african["TIP-6"]["ta_share"] == 0.5
     assert african["TIP-5"]["n_resp"] == 2 and african["TIP-5"]["n_gap"] == 1
+    assert african["TIP-7"]["n_gap"] == 0 and african["TIP-7"]["ta_share"] == 1.0
     western = [r for r in rows if r["region"] == "WEOG"]
     assert [(r["provision_id"], r["priority"], r["rank"]) for r in western] == [("TIP-5", 0.5, 1)]
 
 
 def test_tie_on_priority_is_broken_by_gaps_then_questionnaire_order(mdb, mini):
-    # TIP-6 (consider) no+TA: 0.5 ; TIP-5 (mandatory) partly+TA: 0.5 -> same priority, same n_gap.
+    # TIP-6 (consider) not_yet_considered+TA: 0.5 ; TIP-5 (mandatory) partly+TA: 0.5 -> same
+    # priority, same n_gap.
     answer(
         mdb,
         mini,
         "KEN",
         {
             "TIP-5": {"compliance": "partly", "ta_needed": "yes"},
-            "TIP-6": {"compliance": "no", "ta_needed": "yes"},
+            "TIP-6": {"compliance": "not_yet_considered", "ta_needed": "yes"},
         },
     )
     rows = regional_priorities(mdb, mini, "R1", "global")
@@ -163,7 +168,7 @@ def test_tie_on_priority_is_broken_by_gaps_then_questionnaire_order(mdb, mini):
         "NGA",
         {
             "TIP-5": {"compliance": "partly", "ta_needed": "yes"},
-            "TIP-6": {"compliance": "no", "ta_needed": "yes"},
+            "TIP-6": {"compliance": "not_yet_considered", "ta_needed": "yes"},
         },
     )
     rows = regional_priorities(mdb, mini, "R1", "global")
@@ -171,13 +176,15 @@ def test_tie_on_priority_is_broken_by_gaps_then_questionnaire_order(mdb, mini):
 
 
 def test_drafts_never_count(mdb, mini):
-    answer(mdb, mini, "KEN", {"TIP-5": {"compliance": "no", "ta_needed": "yes"}}, status="draft")
+    answer(
+        mdb, mini, "KEN", {"TIP-5": {"compliance": "not_yet", "ta_needed": "yes"}}, status="draft"
+    )
     assert regional_priorities(mdb, mini, "R1", "global") == []
     assert ta_demand(mdb, mini, "R1", "global") == []
 
 
 def test_region_with_no_respondents_has_no_ranked_provisions(mdb, mini):
-    answer(mdb, mini, "KEN", {"TIP-5": {"compliance": "no"}})
+    answer(mdb, mini, "KEN", {"TIP-5": {"compliance": "not_yet"}})
     assert regional_priorities(mdb, mini, "R1", "un_regional_group", region="GRULAC") == []
 
 
@@ -188,12 +195,16 @@ def test_ta_demand_counts_states_and_selections(mdb, mini):
         "KEN",
         {
             "TIP-5": {
-                "compliance": "no",
+                "compliance": "not_yet",
                 "ta_needed": "yes",
                 "ta_types": ["legal_advice", "capacity_building"],
                 "challenges": ["limited_resources"],
             },
-            "TIP-6": {"compliance": "no", "ta_needed": "yes", "ta_types": ["legal_advice"]},
+            "TIP-6": {
+                "compliance": "not_yet_considered",
+                "ta_needed": "yes",
+                "ta_types": ["legal_advice"],
+            },
         },
     )
     answer(
@@ -222,18 +233,36 @@ def test_ta_demand_counts_states_and_selections(mdb, mini):
 # -- SQL equals the Python reference ---------------------------------------------------------
 
 STATES = ["KEN", "NGA", "FRA", "DEU", "BRA", "IND"]
-compliance = st.sampled_from(["yes", "partly", "no", "na", None])
-provision_answers = st.fixed_dictionaries(
-    {"compliance": compliance, "ta_needed": st.sampled_from(["yes", "no", None])}
-)
+# Each provision's compliance codes are those of its level's scale (checked against the model in
+# test_property_codes_are_the_provisions_scales).
+SCALES = {
+    "TIP-5": ["fully", "partly", "not_yet", "na"],
+    "TIP-6": ["adopted", "partly_adopted", "declined", "not_yet_considered", "na"],
+    "TIP-7": ["used", "not_used"],
+}
+
+
+def provision_answers(pid):
+    return st.fixed_dictionaries(
+        {
+            "compliance": st.sampled_from([*SCALES[pid], None]),
+            "ta_needed": st.sampled_from(["yes", "no", None]),
+        }
+    )
+
+
 state_response = st.fixed_dictionaries(
     {
         "status": st.sampled_from(["draft", "submitted", "validated"]),
-        "answers": st.fixed_dictionaries(
-            {pid: provision_answers for pid in ("TIP-5", "TIP-6", "TIP-7")}
-        ),
+        "answers": st.fixed_dictionaries({pid: provision_answers(pid) for pid in SCALES}),
     }
 )
+
+
+def test_property_codes_are_the_provisions_scales(mini):
+    for pid, codes in SCALES.items():
+        compliance = next(q for q in mini.provisions[pid].questions if q.name == "compliance")
+        assert list(compliance.choices.codes) == codes
 
 
 @settings(
@@ -291,13 +320,19 @@ def test_all_groupings_in_one_pass_equal_each_grouping_alone(mdb, mini):
         mdb,
         mini,
         "KEN",
-        {"TIP-5": {"compliance": "no", "ta_needed": "yes"}, "TIP-6": {"compliance": "partly"}},
+        {
+            "TIP-5": {"compliance": "not_yet", "ta_needed": "yes"},
+            "TIP-6": {"compliance": "partly_adopted"},
+        },
     )
     answer(
         mdb,
         mini,
         "FRA",
-        {"TIP-5": {"compliance": "partly"}, "TIP-7": {"compliance": "no", "ta_needed": "yes"}},
+        {
+            "TIP-5": {"compliance": "partly"},
+            "TIP-7": {"compliance": "not_used", "ta_needed": "yes"},
+        },
     )
     combined = all_priorities(mdb, mini, "R1")
     for grouping in ("un_regional_group", "m49_region", "m49_subregion", "global"):
@@ -314,7 +349,7 @@ def test_ta_demand_can_be_limited_to_one_instrument(mdb, mini):
         mdb,
         mini,
         "KEN",
-        {"TIP-5": {"compliance": "no", "ta_needed": "yes", "ta_types": ["legal_advice"]}},
+        {"TIP-5": {"compliance": "not_yet", "ta_needed": "yes", "ta_types": ["legal_advice"]}},
     )
     both = {(r["kind"], r["code"]) for r in ta_demand(mdb, mini, "R1", "global")}
     assert ("ta_type", "legal_advice") in both

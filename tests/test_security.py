@@ -35,7 +35,13 @@ def analyst(login_as):
 def submit_hostile(ken, db, round_id, text):
     response = ken.post(
         CHAPTER.format(round=round_id),
-        tip5(compliance="no", measures=text, steps=text, ta_needed="yes", ta_types="legal_advice"),
+        tip5(
+            compliance="not_yet",
+            measures=text,
+            steps=text,
+            ta_needed="yes",
+            ta_types="legal_advice",
+        ),
     )
     assert response.status_code in (302, 422)
     return response

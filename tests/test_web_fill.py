@@ -88,26 +88,26 @@ def test_invalid_choice_is_reported_next_to_the_field_and_the_rest_is_saved(
     assert response.status_code == 422
     text = response.get_data(as_text=True)
     assert "Some answers were not saved" in text
-    assert "&#39;maybe&#39; is not one of yes, partly, no, na" in text
+    assert "&#39;maybe&#39; is not one of fully, partly, not_yet, na" in text
     stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
     assert stored["measures"].value == "Law 5/2011"
     assert "compliance" not in stored
 
 
 def test_post_without_csrf_token_is_rejected(ken, client, round_id, db):
-    response = client.post(CHAPTER.format(round=round_id), data=tip5(compliance="yes"))
+    response = client.post(CHAPTER.format(round=round_id), data=tip5(compliance="fully"))
     assert response.status_code == 400
     assert find_response(db, round_id, "KEN") is None
 
 
 def test_history_records_each_change(ken, client, round_id, db):
     url = CHAPTER.format(round=round_id)
-    ken.post(url, tip5(compliance="no"))
+    ken.post(url, tip5(compliance="not_yet"))
     ken.post(url, tip5(compliance="partly", measures="Draft bill"))
     rows = history(db, find_response(db, round_id, "KEN")["id"], "TIP-5")
     changes = [(r["question"], r["old_value"], r["new_value"], r["changed_by_email"]) for r in rows]
-    assert ("compliance", None, "no", "ken@example.org") in changes
-    assert ("compliance", "no", "partly", "ken@example.org") in changes
+    assert ("compliance", None, "not_yet", "ken@example.org") in changes
+    assert ("compliance", "not_yet", "partly", "ken@example.org") in changes
     assert ("measures", None, "Draft bill", "ken@example.org") in changes
     page = client.get(f"/fill/{round_id}/history/TIP-5").get_data(as_text=True)
     assert "Draft bill" in page and "Partly" in page
@@ -116,11 +116,11 @@ def test_history_records_each_change(ken, client, round_id, db):
 def test_concurrent_edit_is_a_conflict_that_loses_neither_answer(login_as, people, round_id, db):
     first, second = login_as("ken@example.org"), login_as("ken2@example.org")
     url = CHAPTER.format(round=round_id)
-    first.post(url, tip5(compliance="no"))
+    first.post(url, tip5(compliance="not_yet"))
     page_first = first.client.get(url).get_data(as_text=True)
     page_second = second.client.get(url).get_data(as_text=True)
-    # Both officials have the page open; the first saves 'yes', then the second saves 'partly'.
-    assert first.post(url, {**tip5(compliance="yes"), **tokens(page_first)}).status_code == 302
+    # Both officials have the page open; the first saves 'fully', then the second saves 'partly'.
+    assert first.post(url, {**tip5(compliance="fully"), **tokens(page_first)}).status_code == 302
     clash = second.post(url, {**tip5(compliance="partly", measures="Act 7"), **tokens(page_second)})
     assert clash.status_code == 409
     text = clash.get_data(as_text=True)
@@ -128,7 +128,7 @@ def test_concurrent_edit_is_a_conflict_that_loses_neither_answer(login_as, peopl
     assert "Their version" in text and "Yes, fully" in text
     response_id = find_response(db, round_id, "KEN")["id"]
     stored = load_answers(db, response_id)["TIP-5"]
-    assert stored["compliance"].value == "yes"  # the first save was not overwritten
+    assert stored["compliance"].value == "fully"  # the first save was not overwritten
     assert stored["measures"].value == "Act 7"  # the rest of the second save went through
     # The second official chooses their own version by saving again from the conflict page.
     resolved = second.post(url, {**tip5(compliance="partly", measures="Act 7"), **tokens(text)})
@@ -137,7 +137,7 @@ def test_concurrent_edit_is_a_conflict_that_loses_neither_answer(login_as, peopl
     values = [
         r["new_value"] for r in history(db, response_id, "TIP-5") if r["question"] == "compliance"
     ]
-    assert values == ["partly", "yes", "no"]
+    assert values == ["partly", "fully", "not_yet"]
 
 
 def test_an_answer_saved_alongside_a_conflict_can_be_edited_again_from_the_conflict_page(
@@ -149,8 +149,10 @@ def test_an_answer_saved_alongside_a_conflict_can_be_edited_again_from_the_confl
     first, second = login_as("ken@example.org"), login_as("ken2@example.org")
     url = CHAPTER.format(round=round_id)
     page_second = second.client.get(url).get_data(as_text=True)
-    assert first.post(url, tip5(compliance="yes")).status_code == 302
-    clash = second.post(url, {**tip5(compliance="no", measures="Act 7"), **tokens(page_second)})
+    assert first.post(url, tip5(compliance="fully")).status_code == 302
+    clash = second.post(
+        url, {**tip5(compliance="not_yet", measures="Act 7"), **tokens(page_second)}
+    )
     assert clash.status_code == 409
     text = clash.get_data(as_text=True)
     assert tokens(text)["TIP-5.measures.v"] == answer_token("Act 7")
@@ -158,7 +160,7 @@ def test_an_answer_saved_alongside_a_conflict_can_be_edited_again_from_the_confl
     again = second.post(
         url,
         {
-            **tip5(compliance="no", measures="Act 7, as amended"),
+            **tip5(compliance="not_yet", measures="Act 7, as amended"),
             **tokens(text),
             "keep_theirs": "TIP-5.compliance",
         },
@@ -166,7 +168,7 @@ def test_an_answer_saved_alongside_a_conflict_can_be_edited_again_from_the_confl
     assert again.status_code == 302
     stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
     assert stored["measures"].value == "Act 7, as amended"
-    assert stored["compliance"].value == "yes"
+    assert stored["compliance"].value == "fully"
 
 
 def test_save_on_an_untouched_page_creates_no_response(ken, round_id, db):
@@ -178,12 +180,12 @@ def test_an_untouched_field_never_overwrites_a_newer_answer(login_as, people, ro
     first, second = login_as("ken@example.org"), login_as("ken2@example.org")
     url = CHAPTER.format(round=round_id)
     page_second = second.client.get(url).get_data(as_text=True)
-    first.post(url, tip5(compliance="yes"))
+    first.post(url, tip5(compliance="fully"))
     # The second official only types a law; their (empty) compliance is not a change.
     response = second.post(url, {**tip5(measures="Act 9"), **tokens(page_second)})
     assert response.status_code == 302
     stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]
-    assert stored["compliance"].value == "yes"
+    assert stored["compliance"].value == "fully"
     assert stored["measures"].value == "Act 9"
 
 
@@ -198,7 +200,7 @@ def test_expired_session_keeps_the_post_and_saves_it_after_login_and_confirmatio
     page = client.get(url).get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     _expire_sessions(db)
-    data = {**tip5(compliance="no", measures="Typed before the time-out"), "csrf_token": csrf}
+    data = {**tip5(compliance="not_yet", measures="Typed before the time-out"), "csrf_token": csrf}
     data.update(tokens(page))
     response = client.post(url, data=data)
     assert response.status_code == 401
@@ -270,19 +272,23 @@ def test_autosave_returns_json_and_new_tokens(ken, client, round_id):
     from survey.responding import answer_token
 
     url = CHAPTER.format(round=round_id)
-    response = ken.post(url, tip5(compliance="yes"), headers={"X-Autosave": "1"})
+    response = ken.post(url, tip5(compliance="fully"), headers={"X-Autosave": "1"})
     assert response.status_code == 200
     body = response.get_json()
     assert body["saved"] == ["TIP-5.compliance"]
-    assert body["tokens"]["TIP-5.compliance.v"] == answer_token("yes")
+    assert body["tokens"]["TIP-5.compliance.v"] == answer_token("fully")
 
 
 def test_autosave_after_session_expiry_asks_to_log_in(client, people, round_id):
     response = client.post(
-        CHAPTER.format(round=round_id), data=tip5(compliance="yes"), headers={"X-Autosave": "1"}
+        CHAPTER.format(round=round_id), data=tip5(compliance="fully"), headers={"X-Autosave": "1"}
     )
     assert response.status_code == 401
     assert response.get_json()["error"] == "login_required"
+
+
+# The "fully implemented" code of each obligation level's scale.
+COMPLIANT = {"mandatory": "fully", "consider": "adopted", "optional": "used"}
 
 
 def fill_all_tip(actions, round_id, model):
@@ -292,8 +298,10 @@ def fill_all_tip(actions, round_id, model):
             data.update(
                 {
                     f"{p.id}.present": "1",
-                    f"{p.id}.compliance": "yes",
+                    f"{p.id}.compliance": COMPLIANT[p.obligation],
                     f"{p.id}.measures": f"Law for {p.id}",
+                    # Technical assistance is asked whatever the answer (but 'na').
+                    f"{p.id}.ta_needed": "no",
                 }
             )
         response = actions.post(f"/fill/{round_id}/TIP/{chapter.id}", data)
@@ -304,7 +312,7 @@ def test_submission_lists_missing_answers_then_submits_and_locks(
     ken, client, round_id, db, questionnaire
 ):
     set_state_instruments(db, round_id, "KEN", ["TIP"])
-    ken.post(CHAPTER.format(round=round_id), tip5(compliance="no"))
+    ken.post(CHAPTER.format(round=round_id), tip5(compliance="not_yet"))
     response = ken.post(f"/fill/{round_id}/submit", {})
     assert response.status_code == 422
     text = response.get_data(as_text=True)
@@ -315,11 +323,11 @@ def test_submission_lists_missing_answers_then_submits_and_locks(
     response = ken.post(f"/fill/{round_id}/submit", {})
     assert response.status_code == 302
     assert find_response(db, round_id, "KEN")["status"] == "submitted"
-    locked = ken.post(CHAPTER.format(round=round_id), tip5(compliance="no"))
+    locked = ken.post(CHAPTER.format(round=round_id), tip5(compliance="not_yet"))
     assert locked.status_code == 409
     assert (
         load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-5"]["compliance"].value
-        == "yes"
+        == "fully"
     )
 
 
@@ -397,7 +405,7 @@ def test_new_round_can_start_from_last_submitted_answers(ken, client, round_id, 
 def test_profile_and_print_show_the_states_answers(ken, client, round_id, db, questionnaire):
     ken.post(
         CHAPTER.format(round=round_id),
-        tip5(compliance="no", ta_needed="yes", ta_types="legal_advice"),
+        tip5(compliance="not_yet", ta_needed="yes", ta_types="legal_advice"),
     )
     profile = client.get(f"/fill/{round_id}/profile").get_data(as_text=True)
     assert "TIP-5" in profile and "Legal advice" in profile
@@ -418,7 +426,9 @@ ANALYST_URLS = [
 @pytest.mark.parametrize("template", ANALYST_URLS)
 def test_respondent_cannot_open_another_states_response(login_as, people, round_id, db, template):
     fra = login_as("fra@example.org")
-    fra.post(CHAPTER.format(round=round_id), tip5(compliance="no", measures="Secret French draft"))
+    fra.post(
+        CHAPTER.format(round=round_id), tip5(compliance="not_yet", measures="Secret French draft")
+    )
     ken = login_as("ken@example.org")
     response = ken.client.get(template.format(round=round_id))
     assert response.status_code == 404
@@ -427,7 +437,9 @@ def test_respondent_cannot_open_another_states_response(login_as, people, round_
 
 def test_respondent_pages_only_ever_show_their_own_state(login_as, people, round_id):
     fra = login_as("fra@example.org")
-    fra.post(CHAPTER.format(round=round_id), tip5(compliance="no", measures="Secret French draft"))
+    fra.post(
+        CHAPTER.format(round=round_id), tip5(compliance="not_yet", measures="Secret French draft")
+    )
     ken = login_as("ken@example.org")
     for url in [
         CHAPTER,
@@ -443,10 +455,10 @@ def test_respondent_pages_only_ever_show_their_own_state(login_as, people, round
     # A forged form field naming another State changes nothing for that State.
     ken.post(
         CHAPTER.format(round=round_id),
-        {**tip5(compliance="yes"), "state": "FRA", "state_iso3": "FRA"},
+        {**tip5(compliance="fully"), "state": "FRA", "state_iso3": "FRA"},
     )
     text = fra.client.get(CHAPTER.format(round=round_id)).get_data(as_text=True)
-    assert 'value="no" checked' in text
+    assert 'value="not_yet" checked' in text
 
 
 def test_invitation_link_sets_the_password_once(client, db, actions):
@@ -587,7 +599,9 @@ def test_related_offers_are_grouped_by_article(ken, client, round_id, db, questi
     from survey.responding import save_provision
 
     for r in related:
-        save_provision(db, response["id"], r.id, {"compliance": "yes"}, user_id=None)
+        save_provision(
+            db, response["id"], r.id, {"compliance": COMPLIANT[r.obligation]}, user_id=None
+        )
     page = client.get(
         f"/fill/{round_id}/{many.instrument}/{questionnaire.chapter_of(many).id}"
     ).get_data(as_text=True)

@@ -300,8 +300,9 @@ def _instructions(ws, state: dict, round_: dict, response, instruments, lang: st
         f"cell ({MAX_CELL:,} characters) is shown shortened and locked; edit it on the web.",
         "Emptying a filled-in answer deletes that answer when the file is uploaded. Rows you "
         "leave as they were change nothing.",
-        "The Guidance column says when a question applies ('Only if: compliance in [partly, no]'). "
-        "Answers to questions that do not apply are kept but not used.",
+        "The Guidance column says when a question applies "
+        "('Only if: compliance in [partly, not_yet, not_yet_considered]'). Answers to questions "
+        "that do not apply are kept but not used.",
         "",
         "Upload the file from your questionnaire page ('Upload a filled Excel file') or send it to "
         "the secretariat. The whole file is checked first: every problem is listed with its sheet "

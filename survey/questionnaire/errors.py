@@ -23,7 +23,20 @@ CATALOGUE = {
     "unknown_article": "{instrument} has no article '{value}'{suggestion}",
     "self_reference": "a provision cannot cross-reference itself",
     "missing_language": "no English ('en') text; English is required",
+    # Warnings: the questionnaire still loads, but a legal reviewer should look again.
+    "reference_fan_out": (
+        "cross-reference '{value}' links {provision} with {count} provisions ({targets}); "
+        "more than {limit} pairs from one entry usually means a whole article was named where "
+        "paragraphs were meant: name the provisions whose obligations match"
+    ),
+    "reference_mixed_detail": (
+        "cross-reference '{value}' joins the paragraph-level provision {provision} to the whole "
+        "of an article split into {count} provisions ({targets}); name the matching paragraph(s)"
+    ),
 }
+
+# Codes that are warnings: reported by `survey questionnaire check` without failing it.
+WARNINGS = frozenset({"reference_fan_out", "reference_mixed_detail"})
 
 
 def did_you_mean(value: object, candidates) -> str:
@@ -42,6 +55,10 @@ class Problem:
     file: str
     path: str
     message: str
+
+    @property
+    def is_warning(self) -> bool:
+        return self.code in WARNINGS
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}" if self.path else self.file

@@ -65,8 +65,13 @@ def default_directory() -> Path:
     return Path(__file__).resolve().parents[2] / "questionnaires"
 
 
-def check_directory(directory: Path | str | None = None):
-    """Load and validate a questionnaire folder; return (questionnaire or None, problems)."""
+def check_directory(directory: Path | str | None = None, warnings: list[Problem] | None = None):
+    """Load and validate a questionnaire folder; return (questionnaire or None, problems).
+
+    Warnings (e.g. cross-references that pair too many paragraphs) are appended to `warnings`
+    when a list is given; they never make the folder invalid.
+    """
+    from .scales import apply_scales, split_scales
     from .validate import build
 
     directory = Path(directory) if directory else default_directory()
@@ -88,7 +93,16 @@ def check_directory(directory: Path | str | None = None):
         files[name] = data
     if problems:
         return None, problems
-    return build(manifest, files)
+    # Answer scales per obligation level are applied to the validated model (scales.py).
+    shared_name = manifest.get("shared") if isinstance(manifest, dict) else None
+    scales = None
+    if isinstance(shared_name, str) and shared_name in files:
+        files[shared_name], scales = split_scales(files[shared_name])
+    model, problems = build(manifest, files, warnings)
+    if model is None:
+        return model, problems
+    model, scale_problems = apply_scales(model, scales, shared_name)
+    return (None, scale_problems) if scale_problems else (model, problems)
 
 
 def load_questionnaire(directory: Path | str | None = None):

@@ -180,7 +180,19 @@ class ExternalInstrument:
 
 @dataclass(frozen=True)
 class ScoringConstants:
-    scores: tuple[tuple[str, float], ...] = (("yes", 1.0), ("partly", 0.5), ("no", 0.0))
+    # Score per compliance code (docs/scoring.md); a code not listed ('na') is not scored. An option
+    # not used and a measure considered and declined meet the provision: never a gap.
+    scores: tuple[tuple[str, float], ...] = (
+        ("fully", 1.0),  # mandatory
+        ("partly", 0.5),
+        ("not_yet", 0.0),
+        ("adopted", 1.0),  # consider: the obligation is to consider, met by any considered answer
+        ("partly_adopted", 1.0),
+        ("declined", 1.0),
+        ("not_yet_considered", 0.0),
+        ("used", 1.0),  # optional: a "may" provision requires nothing
+        ("not_used", 1.0),
+    )
     weights: tuple[tuple[str, float], ...] = (
         ("mandatory", 1.0),
         ("consider", 0.5),

@@ -29,6 +29,8 @@ from .relevance import RuleSyntaxError, parse_rule
 PROVISION_ID = re.compile(r"^(UNTOC|TIP|SOM|FIR|UNCAC)-\d+(-[0-9a-z]+)*$")
 ARTICLE_REF = re.compile(r"^(UNTOC|TIP|SOM|FIR|UNCAC)-(\d+)$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# A cross-reference entry linking its provision with more provisions than this is reported.
+MAX_REFERENCE_PAIRS = 4
 
 MANIFEST_KEYS = {"id", "version", "title", "shared", "instruments", "scoring"}
 MANIFEST_REQUIRED = ("id", "version", "title", "shared", "instruments")
@@ -48,7 +50,7 @@ PROVISION_KEYS = {
 }
 PROVISION_REQUIRED = ("id", "article", "title", "obligation", "summary")
 SCORING_KEYS = {
-    "scores": ("yes", "partly", "no"),
+    "scores": tuple(ScoringConstants().score),  # every scored code of the per-level scales
     "weights": OBLIGATIONS,
     "ta_factor": ("requested", "not_requested"),
 }
@@ -150,8 +152,14 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def build(manifest, files: dict[str, object]) -> tuple[Questionnaire | None, list[Problem]]:
-    """Validate the manifest and the files it names; return (model or None, problems)."""
+def build(
+    manifest, files: dict[str, object], warnings: list[Problem] | None = None
+) -> tuple[Questionnaire | None, list[Problem]]:
+    """Validate the manifest and the files it names; return (model or None, problems).
+
+    Warnings (see errors.WARNINGS) never stop the build; they are appended to `warnings`
+    when a list is given.
+    """
     problems: list[Problem] = []
     ctx = _Context("omnibus.yaml", problems)
     if not ctx.mapping(manifest, "", MANIFEST_KEYS, MANIFEST_REQUIRED):
@@ -190,7 +198,7 @@ def build(manifest, files: dict[str, object]) -> tuple[Questionnaire | None, lis
         return None, problems
 
     provisions = {p.id: p for inst in instruments for p in inst[3]}
-    refs = _resolve_references(raw_refs, provisions, external)
+    refs = _resolve_references(raw_refs, provisions, external, warnings)
     if problems:
         return None, problems
 
@@ -565,7 +573,9 @@ def _provision(ctx, node, path, code, chapter_id, lists, block, seen_ids, order,
     )
 
 
-def _resolve_references(raw_refs, provisions, external) -> dict[str, list[CrossReference]]:
+def _resolve_references(
+    raw_refs, provisions, external, warnings=None
+) -> dict[str, list[CrossReference]]:
     by_article: dict[str, list[str]] = defaultdict(list)
     for pid, provision in provisions.items():
         by_article[f"{provision.instrument}-{provision.article}"].append(pid)
@@ -643,6 +653,8 @@ def _resolve_references(raw_refs, provisions, external) -> dict[str, list[CrossR
             for target in targets:
                 if target != pid:
                     link(pid, target, note)
+            if warnings is not None:
+                _reference_warnings(warnings, ctx, path, ref, pid, targets, provisions, by_article)
 
     order = {pid: p.order for pid, p in provisions.items()}
 
@@ -652,3 +664,27 @@ def _resolve_references(raw_refs, provisions, external) -> dict[str, list[CrossR
         return (1, 0, ref.instrument, ref.article.zfill(4))
 
     return {pid: sorted(refs.values(), key=sort_key) for pid, refs in links.items()}
+
+
+def _reference_warnings(warnings, ctx, path, ref, pid, targets, provisions, by_article) -> None:
+    """Warn about an entry that pairs provisions too broadly for an answer to be reused.
+
+    Answers are offered for reuse between linked provisions, so a link should join provisions
+    whose obligations match: one paragraph with its counterpart, not every paragraph of one
+    article with every paragraph of another.
+    """
+    others = [t for t in targets if t != pid]
+    source = provisions[pid]
+    shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    context = {"value": ref, "provision": pid, "count": len(others), "targets": shown}
+    if len(others) > MAX_REFERENCE_PAIRS:
+        warnings.append(
+            problem("reference_fan_out", ctx.file, path, limit=MAX_REFERENCE_PAIRS, **context)
+        )
+    names_whole_article = ref not in provisions and len(others) > 1
+    source_is_paragraph = (
+        source.paragraphs is not None
+        or len(by_article[f"{source.instrument}-{source.article}"]) > 1
+    )
+    if names_whole_article and source_is_paragraph:
+        warnings.append(problem("reference_mixed_detail", ctx.file, path, **context))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import json
 from collections import defaultdict
 
 from ..i18n import _
 from ..scoring import (
     COUNTED_STATUSES,
+    asked_codes,
     chapter_gap_shares,
     index_by,
     regional_priorities,
@@ -118,10 +120,11 @@ def priority_report(
           AND EXISTS (SELECT 1 FROM answers t WHERE t.response_id = a.response_id AND t.provision_id = a.provision_id
                       AND t.question = 'ta_needed' AND t.value = '"yes"')
           AND EXISTS (SELECT 1 FROM answers c WHERE c.response_id = a.response_id AND c.provision_id = a.provision_id
-                      AND c.question = 'compliance' AND c.value IN ('"partly"', '"no"'))
+                      AND c.question = 'compliance' AND c.value IN (SELECT value FROM json_each(?)))
         GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"""
     ta_by_provision: dict[str, list] = defaultdict(list)
-    for pid, code, count in db.execute(counted_sql, [round_id, region]):
+    ta_codes = json.dumps(asked_codes(model, "ta_needed"))
+    for pid, code, count in db.execute(counted_sql, [round_id, region, ta_codes]):
         ta_by_provision[pid].append({"code": code, "label": ta_list.label(code), "states": count})
     respondents = db.execute(
         f"""SELECT count(*) FROM responses r JOIN states ON states.iso3 = r.state_iso3

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from .db import transaction
 
-MIGRATIONS: list[tuple[str, str]] = [
+# A migration is SQL text, or a function of the database for data moves that need Python; both
+# run inside the migration's transaction.
+MIGRATIONS: list[tuple[str, str | Callable]] = [
     (
         "0001_initial",
         """
@@ -154,7 +158,95 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    ("0005_answer_scales_per_obligation", lambda db: move_answers_to_obligation_scales(db)),
 ]
+
+# -- 0005: answer scales per obligation level (questionnaire 2026.2, docs/scoring.md) ---------
+#
+# Until questionnaire 2026.1 every provision asked "Has your State adopted the measures that this
+# provision requires?" with yes / partly / no / na. Each old code becomes, by the provision's
+# obligation level:
+#
+# | old    | mandatory | consider (shall consider)    | optional (may)           |
+# |--------|-----------|------------------------------|--------------------------|
+# | yes    | fully     | adopted                      | used                     |
+# | partly | partly    | partly_adopted               | used (in part is used)   |
+# | no     | not_yet   | not_yet_considered           | not_used                 |
+# | na     | na        | na                           | not_used                 |
+#
+# 'no' on a "shall consider" provision never said the State had considered and declined, so it
+# becomes not_yet_considered (still a gap) rather than declined: only the State can say it
+# declined. An option that cannot apply is an option not used. Where an old 'na' kept its reason
+# in `measures` (the old hint said "say why below" and the reason field did not exist), the text
+# is copied into `reason`, which the form now asks for 'na'. Every change is a new answer version
+# and an appended history row with source 'migration:0005_answer_scales_per_obligation'; no
+# history row is changed. Answers on provision ids the questionnaire no longer has are left as
+# they are (they are neither shown nor scored).
+OLD_TO_NEW_COMPLIANCE: dict[str, dict[str, str]] = {
+    "mandatory": {"yes": "fully", "partly": "partly", "no": "not_yet", "na": "na"},
+    "consider": {
+        "yes": "adopted",
+        "partly": "partly_adopted",
+        "no": "not_yet_considered",
+        "na": "na",
+    },
+    "optional": {"yes": "used", "partly": "used", "no": "not_used", "na": "not_used"},
+}
+SCALES_MIGRATION = "0005_answer_scales_per_obligation"
+
+
+def move_answers_to_obligation_scales(db, levels: dict[str, str] | None = None) -> int:
+    """Recode stored compliance answers to the scale of each provision's obligation level.
+
+    `levels` maps provision id -> obligation level; by default the shipped questionnaire's.
+    Returns the number of answers recoded. Runs inside the caller's transaction.
+    """
+    from .responses import AnswerWrite, write_answers
+
+    if levels is None:
+        from ..questionnaire import get_questionnaire
+
+        levels = {pid: p.obligation for pid, p in get_questionnaire().provisions.items()}
+    stored: dict[int, dict[tuple[str, str], tuple[str, int]]] = {}
+    for response_id, pid, question, value, version in db.execute(
+        "SELECT response_id, provision_id, question, value, version FROM answers"
+        " WHERE question IN ('compliance', 'measures', 'reason')"
+    ):
+        stored.setdefault(response_id, {})[(pid, question)] = (value, version)
+    stamp, moved = now(), 0
+    for response_id, answers in stored.items():
+        writes = []
+        for (pid, question), (value, version) in sorted(answers.items()):
+            if question != "compliance" or pid not in levels:
+                continue
+            old = json.loads(value)
+            new = OLD_TO_NEW_COMPLIANCE[levels[pid]].get(old)
+            if new is None or new == old:
+                continue
+            writes.append(AnswerWrite(pid, "compliance", value, json.dumps(new), version))
+        for (pid, question), (value, _version) in sorted(answers.items()):
+            keeps_na = pid in levels and OLD_TO_NEW_COMPLIANCE[levels[pid]]["na"] == "na"
+            measures = answers.get((pid, "measures"))
+            if (
+                question == "compliance"
+                and json.loads(value) == "na"
+                and keeps_na
+                and (pid, "reason") not in answers
+                and measures is not None
+            ):
+                writes.append(AnswerWrite(pid, "reason", None, measures[0], 0))
+        moved += sum(1 for w in writes if w.question == "compliance")
+        if writes:
+            write_answers(
+                db,
+                response_id,
+                writes,
+                user_id=None,
+                source=f"migration:{SCALES_MIGRATION}",
+                save_id=f"migration:{SCALES_MIGRATION}",
+                stamp=stamp,
+            )
+    return moved
 
 
 def now() -> str:
@@ -169,21 +261,28 @@ def applied(db) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM _migrations")}
 
 
-def migrate(db) -> list[str]:
-    """Apply every migration not yet applied; return the names applied now."""
+def migrate(db, *, until: str | None = None) -> list[str]:
+    """Apply every migration not yet applied (up to and including `until`); return those applied now."""
     done = applied(db)
     ran = []
     for name, sql in MIGRATIONS:
         if name in done:
+            if name == until:
+                break
             continue
         with transaction(db):
             # Re-check inside the write lock: another process may have migrated meanwhile.
             if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
                 continue
-            for statement in _statements(sql):
-                db.execute(statement)
+            if callable(sql):
+                sql(db)
+            else:
+                for statement in _statements(sql):
+                    db.execute(statement)
             db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, now()])
         ran.append(name)
+        if name == until:
+            break
     return ran
 
 
