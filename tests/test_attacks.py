@@ -79,7 +79,7 @@ def copy_som12(helper, round_id, **extra):
 def test_fra_cannot_undo_a_kenyan_copy_by_its_save_id(login_as, db, people, round_id):
     response = ken_response(db, round_id)
     save_provision(db, response["id"], "TIP-12", {"compliance": "partly"}, user_id=None)
-    save_provision(db, response["id"], "SOM-12", {"compliance": "no"}, user_id=None)
+    save_provision(db, response["id"], "SOM-12", {"compliance": "not_yet"}, user_id=None)
     ken = login_as("ken@example.org")
     done = copy_som12(ken, round_id, confirm="1")
     assert done.status_code == 302
@@ -93,7 +93,7 @@ def test_fra_cannot_undo_a_kenyan_copy_by_its_save_id(login_as, db, people, roun
     url = f"/fill/{round_id}/undo/{save_id}"
     token = fra.csrf(f"/fill/{round_id}/")
     assert fra.client.post(url, data={"csrf_token": token}).status_code == 404  # no FRA response
-    fra.post(TIP.format(r=round_id), {"TIP-5.present": "1", "TIP-5.compliance": "yes"})
+    fra.post(TIP.format(r=round_id), {"TIP-5.present": "1", "TIP-5.compliance": "fully"})
     assert find_response(db, round_id, "FRA") is not None
     assert fra.client.post(url, data={"csrf_token": token}).status_code == 404
     assert stored(db, round_id, "KEN", "SOM-12", "compliance") == "partly"
@@ -101,7 +101,7 @@ def test_fra_cannot_undo_a_kenyan_copy_by_its_save_id(login_as, db, people, roun
     ken2 = login_as("ken2@example.org")
     token = ken2.csrf(SOM.format(r=round_id))
     assert ken2.client.post(url, data={"csrf_token": token}).status_code == 302
-    assert stored(db, round_id, "KEN", "SOM-12", "compliance") == "no"
+    assert stored(db, round_id, "KEN", "SOM-12", "compliance") == "not_yet"
 
 
 def test_fra_copy_with_crafted_ids_reads_and_writes_only_france(login_as, db, people, round_id):
@@ -112,7 +112,7 @@ def test_fra_copy_with_crafted_ids_reads_and_writes_only_france(login_as, db, pe
     fra = login_as("fra@example.org")
     # No FRA response yet: refused, nothing created from Kenya's answers.
     assert copy_som12(fra, round_id, confirm="1").status_code == 409
-    fra.post(TIP.format(r=round_id), {"TIP-5.present": "1", "TIP-5.compliance": "yes"})
+    fra.post(TIP.format(r=round_id), {"TIP-5.present": "1", "TIP-5.compliance": "fully"})
     done = copy_som12(fra, round_id, confirm="1")
     assert done.status_code == 302
     assert SECRET not in text_of(fra.client.get(done.headers["Location"]))
@@ -138,7 +138,11 @@ def test_fra_copy_with_crafted_ids_reads_and_writes_only_france(login_as, db, pe
 
 def test_a_replay_token_kept_for_ken_is_useless_to_ken2_and_fra(login_as, db, people, round_id):
     _, token = kept_replay_token(
-        login_as, db, people, round_id, {"TIP-5.compliance": "no", "TIP-5.measures": "from ken"}
+        login_as,
+        db,
+        people,
+        round_id,
+        {"TIP-5.compliance": "not_yet", "TIP-5.measures": "from ken"},
     )
     for email in ("ken2@example.org", "fra@example.org"):
         other = login_as(email)
@@ -183,9 +187,9 @@ def test_hidden_fields_naming_another_state_or_provision_write_nothing_there(
         TIP.format(r=round_id),
         {
             "TIP-5.present": "1",
-            "TIP-5.compliance": "yes",
+            "TIP-5.compliance": "fully",
             "SOM-12.present": "1",  # another chapter, an instrument FRA does not answer
-            "SOM-12.compliance": "no",
+            "SOM-12.compliance": "not_yet",
             "KEN.TIP-5.measures": "overwritten by FRA",
             "state_iso3": "KEN",
             "response_id": str(response["id"]),
@@ -193,7 +197,7 @@ def test_hidden_fields_naming_another_state_or_provision_write_nothing_there(
         },
     )
     assert r.status_code == 302
-    assert stored(db, round_id, "FRA", "TIP-5", "compliance") == "yes"
+    assert stored(db, round_id, "FRA", "TIP-5", "compliance") == "fully"
     assert stored(db, round_id, "FRA", "SOM-12", "compliance") is None
     assert stored(db, round_id, "KEN", "TIP-5", "measures") == SECRET
     assert stored(db, round_id, "KEN", "TIP-5", "compliance") is None
@@ -220,12 +224,12 @@ def test_json_sections_and_history_never_show_another_states_answers(
         db,
         response["id"],
         "TIP-5",
-        {"compliance": "no", "measures": SECRET},
+        {"compliance": "not_yet", "measures": SECRET},
         user_id=people["ken"]["id"],
     )
     fra = login_as("fra@example.org")
     url = TIP.format(r=round_id)
-    # An invalid choice and a stale token (Kenya's token for its 'no'): sections are rendered.
+    # An invalid choice and a stale token (Kenya's token for its 'not_yet'): sections are rendered.
     r = fra.post(
         url,
         {
@@ -337,8 +341,8 @@ def test_a_replay_confirmed_after_the_response_became_read_only_saves_nothing(
 
 def test_keep_theirs_naming_other_fields_writes_nothing_extra(login_as, db, people, round_id):
     response = ken_response(db, round_id)
-    save_provision(db, response["id"], "SOM-12", {"compliance": "no"}, user_id=None)
-    save_provision(db, response["id"], "TIP-5", {"compliance": "no"}, user_id=None)
+    save_provision(db, response["id"], "SOM-12", {"compliance": "not_yet"}, user_id=None)
+    save_provision(db, response["id"], "TIP-5", {"compliance": "not_yet"}, user_id=None)
     ken = login_as("ken@example.org")
     data = MultiDict(
         [
@@ -354,8 +358,8 @@ def test_keep_theirs_naming_other_fields_writes_nothing_extra(login_as, db, peop
     r = ken.client.post(TIP.format(r=round_id), data=data)
     assert r.status_code == 302
     assert stored(db, round_id, "KEN", "TIP-5", "measures") == "mine"
-    assert stored(db, round_id, "KEN", "SOM-12", "compliance") == "no"
-    assert stored(db, round_id, "KEN", "TIP-5", "compliance") == "no"
+    assert stored(db, round_id, "KEN", "SOM-12", "compliance") == "not_yet"
+    assert stored(db, round_id, "KEN", "TIP-5", "compliance") == "not_yet"
     assert [
         row["provision_id"] for row in history(db, response["id"]) if row["source"] == "web"
     ] == ["TIP-5"]
@@ -371,7 +375,7 @@ def test_provisions_of_an_instrument_the_state_does_not_answer_cannot_be_written
     som = SOM.format(r=round_id)
     page = page_form(text_of(ken.client.get(som)), form_id="chapter-form")
     expire_sessions(db, people["ken"]["id"])
-    expired = ken.client.post(som, data=page.changed({"SOM-12.compliance": "yes"}))
+    expired = ken.client.post(som, data=page.changed({"SOM-12.compliance": "fully"}))
     token = page_form(text_of(expired), action="/login").get("replay")
     assert token
     set_state_instruments(db, round_id, "KEN", ["TIP"])
@@ -382,7 +386,7 @@ def test_provisions_of_an_instrument_the_state_does_not_answer_cannot_be_written
         data={
             "csrf_token": token_csrf,
             "SOM-12.present": "1",
-            "SOM-12.compliance": "yes",
+            "SOM-12.compliance": "fully",
             "_at": "SOM-12",
         },
     )
@@ -390,7 +394,8 @@ def test_provisions_of_an_instrument_the_state_does_not_answer_cannot_be_written
     assert ken.client.get(som).status_code == 404
     assert (
         ken.client.post(
-            som, data={"csrf_token": token_csrf, "SOM-12.present": "1", "SOM-12.compliance": "yes"}
+            som,
+            data={"csrf_token": token_csrf, "SOM-12.present": "1", "SOM-12.compliance": "fully"},
         ).status_code
         == 404
     )
@@ -418,7 +423,7 @@ def test_garbage_base_tokens_never_overwrite_a_stored_answer(login_as, db, peopl
         db,
         response["id"],
         "TIP-5",
-        {"compliance": "no", "measures": "theirs"},
+        {"compliance": "not_yet", "measures": "theirs"},
         user_id=people["ken2"]["id"],
     )
     ken = login_as("ken@example.org")
@@ -433,7 +438,7 @@ def test_garbage_base_tokens_never_overwrite_a_stored_answer(login_as, db, peopl
         },
     )
     assert r.status_code == 409, r.status_code
-    assert stored(db, round_id, "KEN", "TIP-5", "compliance") == "no"
+    assert stored(db, round_id, "KEN", "TIP-5", "compliance") == "not_yet"
     assert stored(db, round_id, "KEN", "TIP-5", "measures") == "theirs"
 
 
@@ -441,11 +446,11 @@ def test_garbage_base_tokens_never_overwrite_a_stored_answer(login_as, db, peopl
 def test_garbage_copy_bases_copy_nothing_over_an_answer(login_as, db, people, round_id, base):
     response = ken_response(db, round_id)
     save_provision(db, response["id"], "TIP-12", {"compliance": "partly"}, user_id=None)
-    save_provision(db, response["id"], "SOM-12", {"compliance": "no"}, user_id=None)
+    save_provision(db, response["id"], "SOM-12", {"compliance": "not_yet"}, user_id=None)
     ken = login_as("ken@example.org")
     r = copy_som12(ken, round_id, confirm="1", **{"base.compliance": base})
     assert r.status_code == 302
-    assert stored(db, round_id, "KEN", "SOM-12", "compliance") == "no"
+    assert stored(db, round_id, "KEN", "SOM-12", "compliance") == "not_yet"
 
 
 # -- 3. stored XSS ---------------------------------------------------------------------------------
@@ -457,14 +462,14 @@ def test_hostile_answers_are_escaped_on_every_page(login_as, db, people, round_i
         db,
         response["id"],
         "TIP-5",
-        {"compliance": "no", "measures": XSS},
+        {"compliance": "not_yet", "measures": XSS},
         user_id=people["ken2"]["id"],
     )
     save_provision(
         db, response["id"], "TIP-12", {"compliance": "partly", "measures": XSS}, user_id=None
     )
     save_provision(
-        db, response["id"], "SOM-12", {"compliance": "no", "measures": "older"}, user_id=None
+        db, response["id"], "SOM-12", {"compliance": "not_yet", "measures": "older"}, user_id=None
     )
     ken = login_as("ken@example.org")
     url = TIP.format(r=round_id)
@@ -641,7 +646,7 @@ def test_repeated_and_missing_fields_never_give_500(login_as, db, round_id):
                 ("csrf_token", token),
                 ("csrf_token", "bogus"),
                 ("TIP-5.present", "1"),
-                ("TIP-5.compliance", "no"),
+                ("TIP-5.compliance", "not_yet"),
             ]
         ),
         MultiDict(
@@ -649,8 +654,8 @@ def test_repeated_and_missing_fields_never_give_500(login_as, db, round_id):
                 ("csrf_token", token),
                 ("TIP-5.present", "1"),
                 ("TIP-5.present", "1"),
-                ("TIP-5.compliance", "no"),
-                ("TIP-5.compliance", "yes"),
+                ("TIP-5.compliance", "not_yet"),
+                ("TIP-5.compliance", "fully"),
                 ("TIP-5.compliance", "<x>"),
                 ("TIP-5.compliance.v", "a"),
                 ("TIP-5.compliance.v", "b"),
@@ -660,7 +665,7 @@ def test_repeated_and_missing_fields_never_give_500(login_as, db, round_id):
                 ("TIP-5.measures", "b"),
             ]
         ),
-        MultiDict([("TIP-5.present", "1"), ("TIP-5.compliance", "no")]),  # no CSRF token
+        MultiDict([("TIP-5.present", "1"), ("TIP-5.compliance", "not_yet")]),  # no CSRF token
         MultiDict([("csrf_token", "")]),
         MultiDict([("csrf_token", token), ("keep_theirs", ""), ("_at", "")]),
         MultiDict([("csrf_token", token)] + [(f"f{i}", "x") for i in range(20_000)]),
@@ -669,7 +674,7 @@ def test_repeated_and_missing_fields_never_give_500(login_as, db, round_id):
         for headers in ({}, {"X-Autosave": "1"}, {"X-Autosave": "1", "X-Render": "sections"}):
             assert_no_trace(ken.client.post(url, data=form, headers=headers))
     # Only the one form with a valid token saved anything.
-    assert stored(db, round_id, "KEN", "TIP-5", "compliance") == "no"
+    assert stored(db, round_id, "KEN", "TIP-5", "compliance") == "not_yet"
 
 
 def test_replay_copy_undo_submit_with_hostile_fields_never_give_500(login_as, db, people, round_id):
