@@ -136,7 +136,14 @@ def _print_counts(model):
 @click.option("--instrument", help="Only this instrument (UNTOC, TIP, SOM, FIR, UNCAC).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per provision, for scripts.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), help="Questionnaire folder.")
-def questionnaire_show(instrument, as_json, directory):
+@click.option(
+    "--order",
+    type=click.Choice(["chapter", "treaty"]),
+    default="chapter",
+    show_default=True,
+    help="By questionnaire chapter, or in the order of the articles of each treaty.",
+)
+def questionnaire_show(instrument, as_json, directory, order):
     """List provisions with their obligation levels, and counts per instrument and chapter."""
     from .questionnaire import QuestionnaireError
 
@@ -151,11 +158,25 @@ def questionnaire_show(instrument, as_json, directory):
             codes = ", ".join(i.code for i in model.instruments)
             raise click.ClickException(f"unknown instrument '{instrument}'; valid: {codes}")
         instruments = (found,)
+
+    def provisions_of(inst):
+        if order == "treaty":
+            return sorted(inst.provisions, key=lambda p: p.treaty_key)
+        return list(inst.provisions)
+
     if as_json:
         from .questionnaire.export import provision_dict
 
-        rows = [provision_dict(model, p) for inst in instruments for p in inst.provisions]
+        rows = [provision_dict(model, p) for inst in instruments for p in provisions_of(inst)]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if order == "treaty":
+        for inst in instruments:
+            click.echo(f"{inst.code}  {inst.title.en}  ({len(inst.provisions)} provisions)")
+            for p in provisions_of(inst):
+                click.echo(f"  {p.id:<16} {p.obligation:<9} {p.reference:<24} {p.title}")
+        click.echo("")
+        _print_counts(model)
         return
     for inst in instruments:
         click.echo(f"{inst.code}  {inst.title.en}  ({len(inst.provisions)} provisions)")

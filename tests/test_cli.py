@@ -75,6 +75,21 @@ def test_questionnaire_show_table_and_unknown_instrument(run):
     assert bad.exit_code == 1 and "unknown instrument 'XYZ'" in bad.output
 
 
+def test_questionnaire_show_in_treaty_order(run, questionnaire):
+    rows = json.loads(run("questionnaire", "show", "--json", "--order", "treaty").output)
+    assert len(rows) == len(questionnaire.provisions)
+    untoc = [r["id"] for r in rows if r["instrument"] == "UNTOC"]
+    # Article by article, paragraphs as numbers: 18(9) before 18(10)-(11), 20(2) before 20(3).
+    assert untoc.index("UNTOC-18-9") < untoc.index("UNTOC-18-11") < untoc.index("UNTOC-18-16")
+    assert untoc.index("UNTOC-20-2") < untoc.index("UNTOC-20-3") < untoc.index("UNTOC-21")
+    articles = [r["article"] for r in rows if r["instrument"] == "UNTOC"]
+    assert articles == sorted(articles)
+    by_chapter = [r["id"] for r in json.loads(run("questionnaire", "show", "--json").output)]
+    assert by_chapter != [r["id"] for r in rows]  # the chapters do not follow the articles
+    table = run("questionnaire", "show", "--instrument", "UNCAC", "--order", "treaty").output
+    assert table.index("UNCAC-43-1 ") < table.index("UNCAC-43-1-s2") < table.index("UNCAC-43-2")
+
+
 def test_init_rounds_and_users(run, tmp_path):
     db = tmp_path / "s.db"
     result = run("init", "--db", db)

@@ -135,6 +135,17 @@ class Provision:
         many = "-" in self.paragraphs or "," in self.paragraphs
         return f"Art. {self.article}, para{'s' if many else ''}. {self.paragraphs}"
 
+    @property
+    def treaty_key(self) -> tuple:
+        """Sort key in the order of the treaty text: article, then paragraph, subparagraph and
+        so on as written in the id ('UNTOC-18-9' before 'UNTOC-18-10'; 'UNCAC-43-1' before
+        'UNCAC-43-1-s2'); numbers compare as numbers, letters and roman numerals as text."""
+        parts = self.id.split("-")[2:]
+        return (
+            self.article,
+            tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts),
+        )
+
     def question(self, name: str) -> Question | None:
         for question in self.questions:
             if question.name == name:
