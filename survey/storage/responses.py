@@ -70,19 +70,26 @@ class Answer:
     updated_by_email: str | None = None
 
 
+def _only_provisions(provision_ids, column: str) -> tuple[str, list]:
+    """SQL to append to a WHERE clause limiting rows to the given provisions (all when None);
+    `column` is a fixed column name, never user input."""
+    if provision_ids is None:
+        return "", []
+    provision_ids = list(provision_ids)
+    return f" AND {column} IN ({', '.join('?' for _ in provision_ids)})", provision_ids
+
+
 def load_answers(db, response_id: int, provision_ids=None) -> dict[str, dict[str, Answer]]:
     """Answers of a response: {provision_id: {question: Answer}}."""
     sql = (
         "SELECT a.provision_id, a.question, a.value, a.version, a.updated_at, a.updated_by, u.email"
         " FROM answers a LEFT JOIN users u ON u.id = a.updated_by WHERE a.response_id = ?"
     )
-    params: list = [response_id]
-    if provision_ids is not None:
-        provision_ids = list(provision_ids)
-        sql += f" AND a.provision_id IN ({', '.join('?' for _ in provision_ids)})"
-        params += provision_ids
+    where, params = _only_provisions(provision_ids, "a.provision_id")
     out: dict[str, dict[str, Answer]] = defaultdict(dict)
-    for pid, question, value, version, at, by, email in db.execute(sql, params):
+    for pid, question, value, version, at, by, email in db.execute(
+        sql + where, [response_id, *params]
+    ):
         out[pid][question] = Answer(decode(value), version, at, by, email)
     return out
 
@@ -96,13 +103,9 @@ def progress_values(db, response_id: int, provision_ids=None) -> dict[str, dict]
         " CASE WHEN length(value) > 80 AND substr(value, 1, 1) = '\"' THEN '\"…\"' ELSE value END"
         " FROM answers WHERE response_id = ?"
     )
-    params: list = [response_id]
-    if provision_ids is not None:
-        provision_ids = list(provision_ids)
-        sql += f" AND provision_id IN ({', '.join('?' for _ in provision_ids)})"
-        params += provision_ids
+    where, params = _only_provisions(provision_ids, "provision_id")
     out: dict[str, dict] = defaultdict(dict)
-    for pid, question, value in db.execute(sql, params):
+    for pid, question, value in db.execute(sql + where, [response_id, *params]):
         out[pid][question] = json.loads(value)
     return out
 

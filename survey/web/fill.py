@@ -77,6 +77,11 @@ def _chapter_or_404(model, instruments, instrument, chapter_id):
     return chapter
 
 
+def _refused(exc: SaveRefused):
+    """Answer a save refused as a whole: 503 when storage failed, 409 when read-only."""
+    abort(503 if exc.code == "storage" else 409, exc.message)
+
+
 def _wants_json() -> bool:
     return request.headers.get("X-Autosave") == "1"
 
@@ -531,7 +536,7 @@ def copy_related(round_id, provision_id):
     try:
         outcome = copy_answers(db, response["id"], plan, user_id=g.user["id"], bases=bases)
     except SaveRefused as exc:
-        abort(503 if exc.code == "storage" else 409, exc.message)
+        _refused(exc)
     if outcome.conflicts:
         flash(
             _(
@@ -579,7 +584,7 @@ def undo(round_id, save_id):
     try:
         outcome = undo_save(db, response["id"], save_id, user_id=g.user["id"])
     except SaveRefused as exc:
-        abort(503 if exc.code == "storage" else 409, exc.message)
+        _refused(exc)
     if outcome.conflicts:
         flash(
             _(
