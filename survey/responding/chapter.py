@@ -235,7 +235,8 @@ def chapter_view(
         answers = stored.get(provision.id, {})
         values = {q: a.value for q, a in answers.items()}
         posted = post.posted.get(provision.id) if post else None
-        if posted is not None and (show_posted or provision.id in attention):
+        use_posted = posted is not None and (show_posted or provision.id in attention)
+        if use_posted:
             values = {**values, **posted}
         relevant = {q.name for q in provision.relevant_questions(values)}
         questions = []
@@ -245,7 +246,7 @@ def chapter_view(
             conflict = by_field.get(name)
             stored_answer = answers.get(question.name)
             token = answer_token(stored_answer.value) if stored_answer else EMPTY
-            if posted is not None and (show_posted or provision.id in attention):
+            if use_posted:
                 base = bases.get((provision.id, question.name))
                 token = base if base is not None else token
             if saved_tokens and (provision.id, question.name) in saved_tokens:

@@ -179,7 +179,7 @@ def save_answers(
                 stamp=now(),
             )
             authors = answer_authors(
-                db, response_id, [(e.provision_id, e.question) for e, *_ in conflicted]
+                db, response_id, [(edit.provision_id, edit.question) for edit, *rest in conflicted]
             )
             for edit, old_text, token in conflicted:
                 at, by = authors.get((edit.provision_id, edit.question), (None, None))
@@ -194,11 +194,9 @@ def save_answers(
                         by,
                     )
                 )
-    except sqlite3.OperationalError as exc:
-        raise _storage_refusal(exc) from exc
-    except sqlite3.DatabaseError as exc:  # disk image malformed, I/O errors
-        if isinstance(exc, sqlite3.IntegrityError):
-            raise
+    except sqlite3.IntegrityError:
+        raise  # a broken invariant is a bug, not a storage outage
+    except sqlite3.DatabaseError as exc:  # read-only, full, locked, I/O error, malformed image
         raise _storage_refusal(exc) from exc
     return outcome
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..i18n import _
 from ..storage.db import transaction
+from ..storage.migrations import now
 from ..storage.responses import (
     WorkflowError,
     get_response,
@@ -123,8 +124,6 @@ def prefill(
             for question, answer in by_question.items()
         ]
         outcome = save_answers(db, response_id, edits, user_id=user_id, source="prefill")
-        from ..storage.migrations import now
-
         mark_prefilled(db, response_id, source["round_id"], now())
     return len(outcome.changed)
 

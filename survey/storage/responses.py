@@ -137,32 +137,26 @@ def lock_for_answers(db, response_id: int) -> tuple[str, str] | None:
 
 def stored_texts(db, response_id: int, provision_ids) -> dict[tuple[str, str], tuple[str, int]]:
     """{(provision_id, question): (stored JSON text, version)} for the given provisions."""
-    provision_ids = list(provision_ids)
-    out: dict[tuple[str, str], tuple[str, int]] = {}
-    for start in range(0, len(provision_ids), 500):
-        chunk = provision_ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for pid, question, value, version in db.execute(
-            "SELECT provision_id, question, value, version FROM answers"
-            f" WHERE response_id = ? AND provision_id IN ({marks})",
-            [response_id, *chunk],
-        ):
-            out[(pid, question)] = (value, version)
-    return out
+    where, params = _only_provisions(provision_ids, "provision_id")
+    rows = db.execute(
+        "SELECT provision_id, question, value, version FROM answers WHERE response_id = ?" + where,
+        [response_id, *params],
+    )
+    return {(pid, question): (value, version) for pid, question, value, version in rows}
 
 
 def answer_authors(db, response_id: int, keys) -> dict[tuple[str, str], tuple[str, str | None]]:
-    """{(provision_id, question): (updated_at, email of who last changed it)}."""
-    out = {}
-    for pid, question in keys:
-        row = db.execute(
-            "SELECT a.updated_at, u.email FROM answers a LEFT JOIN users u ON u.id = a.updated_by"
-            " WHERE a.response_id = ? AND a.provision_id = ? AND a.question = ?",
-            [response_id, pid, question],
-        ).fetchone()
-        if row:
-            out[(pid, question)] = (row[0], row[1])
-    return out
+    """{(provision_id, question): (updated_at, email of who last changed it)} for `keys`."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    where, params = _only_provisions({pid for pid, _q in keys}, "a.provision_id")
+    rows = db.execute(
+        "SELECT a.provision_id, a.question, a.updated_at, u.email FROM answers a"
+        " LEFT JOIN users u ON u.id = a.updated_by WHERE a.response_id = ?" + where,
+        [response_id, *params],
+    )
+    return {(pid, q): (at, email) for pid, q, at, email in rows if (pid, q) in keys}
 
 
 @dataclass(frozen=True)
@@ -351,15 +345,10 @@ def last_change_id(db, response_id: int) -> int:
 
 def compliance_codes(db, response_id: int, provision_ids) -> dict[str, str]:
     """{provision_id: compliance code} for those of the given provisions that have one."""
-    provision_ids = list(provision_ids)
-    out: dict[str, str] = {}
-    for start in range(0, len(provision_ids), 500):
-        chunk = provision_ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for pid, value in db.execute(
-            "SELECT provision_id, value FROM answers WHERE question = 'compliance'"
-            f" AND response_id = ? AND provision_id IN ({marks})",
-            [response_id, *chunk],
-        ):
-            out[pid] = json.loads(value)
-    return out
+    where, params = _only_provisions(provision_ids, "provision_id")
+    rows = db.execute(
+        "SELECT provision_id, value FROM answers WHERE question = 'compliance'"
+        " AND response_id = ?" + where,
+        [response_id, *params],
+    )
+    return {pid: json.loads(value) for pid, value in rows}

@@ -77,9 +77,29 @@ def _chapter_or_404(model, instruments, instrument, chapter_id):
     return chapter
 
 
+def _refusal_status(exc: SaveRefused) -> int:
+    """A save refused as a whole: 503 when storage failed, 409 when the response is read-only."""
+    return 503 if exc.code == "storage" else 409
+
+
 def _refused(exc: SaveRefused):
-    """Answer a save refused as a whole: 503 when storage failed, 409 when read-only."""
-    abort(503 if exc.code == "storage" else 409, exc.message)
+    abort(_refusal_status(exc), exc.message)
+
+
+def _saved_message(outcome) -> str:
+    return (
+        _("Saved: %(n)s answer(s) changed.", n=len(outcome.changed))
+        if outcome.changed
+        else _("Saved: nothing had changed.")
+    )
+
+
+def _kept_post(packed: dict, chapter_):
+    """The chapter post kept from an expired session (survey.web.auth.load_replay), read again."""
+    from werkzeug.datastructures import MultiDict
+
+    formdata = MultiDict([(k, v) for k, values in packed["form"].items() for v in values])
+    return read_chapter_post(chapter_, formdata, lang=current_language())
 
 
 def _wants_json() -> bool:
@@ -235,7 +255,7 @@ def render_chapter(
     ), status
 
 
-def _json_outcome(model, chapter_, post, outcome, progress, sections):
+def _json_outcome(post, outcome, progress, sections):
     conflicts = [
         {
             "field": f"{c.provision_id}.{c.question}",
@@ -260,11 +280,7 @@ def _json_outcome(model, chapter_, post, outcome, progress, sections):
     }
     status = 409 if conflicts else 422 if post.problems else 200
     if status == 200:
-        body["message"] = (
-            _("Saved: %(n)s answer(s) changed.", n=len(outcome.changed))
-            if outcome.changed
-            else _("Saved: nothing had changed.")
-        )
+        body["message"] = _saved_message(outcome)
     elif conflicts:
         body["message"] = _(
             "Someone else changed %(n)s answer(s) on this page while you were editing. Both versions are shown below; choose which to keep, then save again.",
@@ -275,7 +291,7 @@ def _json_outcome(model, chapter_, post, outcome, progress, sections):
     return jsonify(body), status
 
 
-def _sections_html(round_, state, response, instruments, chapter_, post, outcome) -> dict:
+def _sections_html(round_, response, chapter_, post, outcome) -> dict:
     """Server-rendered sections of the provisions that need attention (for the page to swap in)."""
     from flask import get_template_attribute
 
@@ -343,7 +359,7 @@ def chapter(round_id, instrument, chapter_id):
         # Nothing to save and nothing started: a Save on an untouched page creates no response.
         if _wants_json():
             progress = _progress(db, model, instruments, None)
-            return _json_outcome(model, chapter_, post, SaveOutcome(save_id=""), progress, {})
+            return _json_outcome(post, SaveOutcome(save_id=""), progress, {})
         flash(_("Saved: nothing had changed."), "info")
         return redirect(
             url_for(
@@ -361,7 +377,7 @@ def chapter(round_id, instrument, chapter_id):
             keep_theirs=post.keep_theirs,
         )
     except SaveRefused as exc:
-        status = 503 if exc.code == "storage" else 409
+        status = _refusal_status(exc)
         if _wants_json():
             return jsonify({"error": exc.code, "message": exc.message}), status
         response = find_response(db, round_["id"], state["iso3"])
@@ -369,18 +385,13 @@ def chapter(round_id, instrument, chapter_id):
     if _wants_json():
         progress = _progress(db, model, instruments, response)
         sections = (
-            _sections_html(round_, state, response, instruments, chapter_, post, outcome)
+            _sections_html(round_, response, chapter_, post, outcome)
             if request.headers.get("X-Render") == "sections"
             else {}
         )
-        return _json_outcome(model, chapter_, post, outcome, progress, sections)
+        return _json_outcome(post, outcome, progress, sections)
     if not post.problems and not outcome.conflicts:
-        flash(
-            _("Saved: %(n)s answer(s) changed.", n=len(outcome.changed))
-            if outcome.changed
-            else _("Saved: nothing had changed."),
-            "info",
-        )
+        flash(_saved_message(outcome), "info")
         at = request.form.get("_at") or (outcome.changed[0][0] if outcome.changed else "")
         anchor = f"#{at}" if at in model.provisions else ""
         return redirect(
@@ -410,15 +421,12 @@ def _replay_target(args: dict):
 
 def review_replay(packed: dict, token: str):
     """After a new login: show the changes kept from the expired session; nothing is saved yet."""
-    from werkzeug.datastructures import MultiDict
-
     target = _replay_target(packed["args"])
     if target is None:
         flash(_("You are logged in, but the page you were saving no longer exists."), "warning")
         return redirect(url_for("fill.overview"))
     round_, state, _instruments, chapter_ = target
-    formdata = MultiDict([(k, v) for k, values in packed["form"].items() for v in values])
-    post = read_chapter_post(chapter_, formdata, lang=current_language())
+    post = _kept_post(packed, chapter_)
     response = find_response(get_db(), round_["id"], state["iso3"])
     changes = pending_changes(get_db(), response["id"] if response else None, get_model(), post)
     return render_template(
@@ -439,8 +447,6 @@ register_replay("fill.chapter", review_replay)
 @roles_required("respondent")
 def confirm_replay(round_id):
     """Save the kept changes the user has just reviewed and confirmed (or discard them)."""
-    from werkzeug.datastructures import MultiDict
-
     from .auth import load_replay
 
     if not BaseForm().validate_on_submit():
@@ -459,8 +465,7 @@ def confirm_replay(round_id):
         flash(_("The kept changes were discarded; nothing was changed."), "info")
         return redirect(url_for("fill.overview"))
     round_, state, instruments, chapter_ = target
-    formdata = MultiDict([(k, v) for k, values in packed["form"].items() for v in values])
-    post = read_chapter_post(chapter_, formdata, lang=current_language())
+    post = _kept_post(packed, chapter_)
     db = get_db()
     response = get_or_create_response(db, round_["id"], state["iso3"])
     try:
