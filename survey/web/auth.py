@@ -234,7 +234,7 @@ def login_page_for_expired_post():
     else:
         flash(
             _(
-                "Your session has expired and this change could not be kept on the server. Log in again, then reopen the page: a copy kept in this browser is offered back."
+                "Your session has expired and this change could not be kept on the server; nothing was saved. Log in again, then reopen the page to continue."
             ),
             "warning",
         )
