@@ -9,20 +9,22 @@ from pathlib import Path
 
 import sqlite_utils
 
+from ..settings import setting
+
 DEFAULT_INSTANCE = Path("instance")
 DATABASE_FILE = "survey.db"
 
 
 def instance_path() -> Path:
-    """The instance folder: SURVEY_INSTANCE, else ./instance."""
-    return Path(os.environ.get("SURVEY_INSTANCE") or DEFAULT_INSTANCE)
+    """The instance folder: SURVEY_INSTANCE, else ./instance (see survey.settings)."""
+    return Path(setting("INSTANCE_PATH") or DEFAULT_INSTANCE)
 
 
 def database_path(explicit: str | os.PathLike | None = None) -> Path:
     """--db PATH, else SURVEY_DATABASE, else the instance default."""
     if explicit:
         return Path(explicit)
-    env = os.environ.get("SURVEY_DATABASE")
+    env = setting("DATABASE")
     if env:
         return Path(env)
     return instance_path() / DATABASE_FILE

@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from ..settings import setting
 from ..storage import database_path, instance_path
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -17,7 +18,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 def _secret_key(instance: Path) -> str:
     """SECRET_KEY from the environment, else a random key generated once and kept in the instance."""
-    env = os.environ.get("SURVEY_SECRET_KEY")
+    env = setting("SECRET_KEY")
     if env:
         return env
     path = instance / "secret_key"
@@ -45,7 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         # Secure cookies whenever the app is reached over HTTPS (set SURVEY_HTTPS=1 behind a proxy).
-        SESSION_COOKIE_SECURE=os.environ.get("SURVEY_HTTPS") == "1",
+        SESSION_COOKIE_SECURE=setting("HTTPS"),
         SESSION_COOKIE_NAME="survey_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,

@@ -1,0 +1,123 @@
+"""Every deployment setting in one table: name, environment variable, default and help.
+
+The app, the CLI and the docs all read this table (`docs/deployment.md` lists it, and
+`tests/test_settings.py` checks that every setting is documented and that nothing in `survey/`
+reads the environment except through here). A setting's value comes from, in order: an explicit
+value passed by the caller (a CLI option, a test's config), the environment variable, the default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected 1 or 0 (true/false), got {text!r}")
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"expected a whole number 0 or more, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One deployment setting.
+
+    name: the Flask config key (also how code asks for it); env: the environment variable;
+    default: the text form of the default (None: no default, worked out at run time as `help`
+    says); parse: turns the text into the value, raising ValueError with a readable reason.
+    """
+
+    name: str
+    env: str
+    default: str | None
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+class SettingError(ValueError):
+    """A setting's environment value cannot be read; the message names the variable."""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "INSTANCE_PATH",
+        "SURVEY_INSTANCE",
+        "instance",
+        "Folder for the database, the secret key, compiled catalogs and exports "
+        "(relative to the working directory).",
+    ),
+    Setting(
+        "DATABASE",
+        "SURVEY_DATABASE",
+        None,
+        "SQLite database file. Default: `survey.db` in the instance folder. "
+        "`--db PATH` on any command overrides it.",
+    ),
+    Setting(
+        "SECRET_KEY",
+        "SURVEY_SECRET_KEY",
+        None,
+        "Key that signs session cookies. Default: a random key generated once and kept in "
+        "`secret_key` in the instance folder (mode 0600). Set it when several hosts serve "
+        "one database.",
+    ),
+    Setting(
+        "HTTPS",
+        "SURVEY_HTTPS",
+        "0",
+        "1 when users reach the app over HTTPS (usually through a reverse proxy): session "
+        "cookies are then sent only over HTTPS.",
+        _flag,
+    ),
+    Setting(
+        "BASE_URL",
+        "SURVEY_BASE_URL",
+        None,
+        "Public address of the app (e.g. https://survey.example.org) used in invitation links "
+        "printed by the CLI. Default: the address of the request, or http://127.0.0.1:5000.",
+    ),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str, explicit: Any = None, environ: Mapping[str, str] | None = None) -> Any:
+    """The value of setting `name`: `explicit` if not None, else its variable, else its default.
+
+    Returns the parsed value, or None when the variable is unset and the setting has no
+    default. Raises KeyError for an unknown name, SettingError for an unreadable value.
+    """
+    spec = BY_NAME[name]
+    if explicit is not None:
+        return explicit
+    environ = os.environ if environ is None else environ
+    text = environ.get(spec.env)
+    if text is None or text == "":
+        text = spec.default
+    if text is None:
+        return None
+    try:
+        return spec.parse(text)
+    except ValueError as exc:
+        raise SettingError(f"{spec.env}={text!r}: {exc}") from None
+
+
+def as_markdown() -> str:
+    """The settings table as Markdown rows (variable, default, meaning), for the docs."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default is not None else "(see meaning)"
+        rows.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows)
