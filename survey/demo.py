@@ -757,6 +757,15 @@ def _generate(rng, state, plan, question, name, kept, year, ctx):
         if provider is None or rng.random() < 0.4:
             provider = rng.choice(TA_PROVIDERS.get(state.group, ["UNODC"]))
         return f"{_cap(provider)} ({year - rng.choice((1, 2, 3))}): {rng.choice(('legal advice', 'a training workshop', 'an expert mission', 'a study visit', 'review of a draft law'))}."
+    if name == "notified_on":
+        # A date, or only the year, with the note verbale's reference now and then (the hint).
+        sent = year - rng.randint(1, 15)
+        if rng.random() < 0.25:
+            return str(sent)
+        when = f"{sent}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        if rng.random() < 0.5:
+            return f"{when}, note verbale No. {rng.randint(10, 999)}/{sent}"
+        return when
     # A question outside the standard block: answer it plainly from its type.
     if question.type == "text":
         return None if rng.random() < 0.5 else f"See the measures described under {plan.citation}."

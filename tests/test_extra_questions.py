@@ -62,7 +62,7 @@ ELEMENTS = {
 
 
 def extra_questions(provision):
-    standard = set(STANDARD_QUESTIONS) | {"reason", "challenges_other", "ta_other"}
+    standard = set(STANDARD_QUESTIONS)
     return [q for q in provision.questions if q.name not in standard]
 
 

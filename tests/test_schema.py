@@ -192,12 +192,15 @@ standard_block:
     required: true
     label: Has your State adopted the measures that this provision requires?
     hint: {en: Choose one., es: Elija una.}
+  - {name: reason, type: text, relevant: compliance == no, label: "Why not?"}
   - {name: measures, type: text, relevant: compliance is answered, label: "Which measures?"}
   - {name: examples, type: text, label: "Examples?"}
   - {name: steps, type: text, label: "Steps?"}
   - {name: challenges, type: select_multiple, choices: ta_types, label: "Challenges?"}
+  - {name: challenges_other, type: text, label: "Other challenge?"}
   - {name: ta_needed, type: yes_no, label: "TA needed?"}
   - {name: ta_types, type: select_multiple, choices: ta_types, relevant: ta_needed == yes, label: "Which TA?"}
+  - {name: ta_other, type: text, label: "Other TA?"}
   - {name: ta_received, type: yes_no, label: "TA received?"}
   - {name: ta_provider, type: text, label: "From whom?"}
 external_instruments:
@@ -299,7 +302,7 @@ BROKEN = {
         'type: yes_no, label: "TA needed?"',
         'type: yes_no, choices: compliance, label: "TA needed?"',
         # jsonschema drops the path of errors from a false schema; the message names the value
-        "$.standard_block[5] [None] False schema does not allow 'compliance'",
+        "$.standard_block[7] [None] False schema does not allow 'compliance'",
     ),
     "shared missing en": (
         "shared",

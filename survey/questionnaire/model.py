@@ -11,12 +11,15 @@ OBLIGATIONS = ("mandatory", "consider", "optional")
 QUESTION_TYPES = ("select_one", "select_multiple", "yes_no", "text")
 STANDARD_QUESTIONS = (
     "compliance",
+    "reason",
     "measures",
     "examples",
     "steps",
     "challenges",
+    "challenges_other",
     "ta_needed",
     "ta_types",
+    "ta_other",
     "ta_received",
     "ta_provider",
 )
