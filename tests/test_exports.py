@@ -242,25 +242,175 @@ def test_formula_looking_answers_read_back_as_the_same_text(workbook_path):
                 assert b"<f>" not in archive.read(name), name
 
 
-def test_every_risky_text_start_is_written_as_a_string_cell(tmp_path):
-    from survey.exports.excel import CONVERTERS
-    from survey.exports.xlsx_stream import StreamingWorkbook
+HOSTILE = [
+    "=1+1",
+    "+1",
+    "-2",
+    "@SUM(A1)",
+    "\tTab",
+    "#N/A",
+    "http://evil.example/x",
+    "007",
+    "1e5",
+    "_x0041_ stays _x0041_",
+    "_x005F_x0041_",
+    "<r>looks like rich text</r>",
+    '<r><t>x</t></r></is></c><c r="B9"><f>1+1</f></c><c><is><r>',
+    "a & b < c > d \" ' ",
+    "مرحبا بالعالم",
+    "line one\nline two",
+    "  leading and trailing  ",
+    "plain",
+]
 
-    values = ["=1+1", "+1", "-2", "@SUM(A1)", "\tTab", "\rReturn", "#N/A", "plain"]
-    wb = StreamingWorkbook(tmp_path / "t.xlsx")
-    wb.add_sheet(
-        "T",
-        [f"c{i}" for i in range(len(values))],
-        [10] * len(values),
-        [values],
-        [CONVERTERS["text"]] * len(values),
-    )
+
+def _write_one_sheet(path, rows, columns=None):
+    from survey.exports.excel import Column, Workbook
+
+    columns = columns or [Column(f"c{i}") for i in range(len(rows[0]))]
+    wb = Workbook(path)
+    count = wb.write_sheet("T", columns, rows)
     wb.close()
-    row = list(load_workbook(tmp_path / "t.xlsx")["T"][2])
-    assert [c.data_type for c in row] == ["s"] * len(values)
-    assert [c.value for c in row] == values
-    calamine = CalamineWorkbook.from_path(str(tmp_path / "t.xlsx")).get_sheet_by_name("T")
-    assert calamine.to_python()[1] == values
+    return count
+
+
+def _openpyxl_text(value):
+    # openpyxl does not undo the _xHHHH_ escape in inline strings; Excel and calamine do.
+    from openpyxl.utils.escape import unescape
+
+    return unescape(value) if isinstance(value, str) else value
+
+
+def test_hostile_texts_read_back_as_written(tmp_path):
+    path = tmp_path / "t.xlsx"
+    _write_one_sheet(path, [HOSTILE])
+    row = list(load_workbook(path)["T"][2])
+    assert [c.data_type for c in row] == ["s"] * len(HOSTILE)
+    assert [_openpyxl_text(c.value) for c in row] == HOSTILE
+    calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("T")
+    assert calamine.to_python()[1] == HOSTILE
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet and b"<hyperlink" not in sheet
+
+
+def test_control_characters_and_nul_are_removed_not_escaped(tmp_path):
+    path = tmp_path / "t.xlsx"
+    _write_one_sheet(path, [["a\x00b\x07c\x1fd\ufffe", "ok"]])
+    calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("T").to_python()
+    assert calamine[1] == ["abcd", "ok"]
+
+
+def test_cell_limit_counts_utf16_units_and_marks_the_cut(tmp_path):
+    emoji = "\U0001f600" * 20_000  # 20,000 characters, 40,000 UTF-16 units
+    cjk = "漢" * 40_000
+    path = tmp_path / "t.xlsx"
+    _write_one_sheet(path, [[emoji, cjk, "x" * 32_767]])
+    got = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("T").to_python()[1]
+    marker = "… [truncated: 20,000 characters in total; full text in the CSV/JSON export]"
+    assert got[0].endswith(marker) and got[0].startswith("\U0001f600" * 100)
+    assert len(got[0].encode("utf-16-le")) // 2 <= 32_767
+    assert "\ud83d" not in got[0]  # never half a surrogate pair
+    assert got[1].endswith(
+        "… [truncated: 40,000 characters in total; full text in the CSV/JSON export]"
+    )
+    assert len(got[1]) == 32_767
+    assert got[2] == "x" * 32_767  # exactly the limit is kept whole
+
+
+def test_numbers_that_excel_cannot_hold_leave_the_cell_valid(tmp_path):
+    from survey.exports.excel import Column
+
+    columns = [Column("a", kind="number"), Column("b", kind="number"), Column("c", kind="number")]
+    columns += [Column("d", kind="share"), Column("e", kind="date"), Column("f", kind="date")]
+    aware = datetime(
+        2026,
+        3,
+        4,
+        7,
+        6,
+        7,
+        tzinfo=__import__("datetime").timezone(__import__("datetime").timedelta(hours=2)),
+    )
+    path = tmp_path / "t.xlsx"
+    _write_one_sheet(
+        path,
+        [[float("nan"), float("inf"), "not a number", 0.5, aware, "2026-03-04T05:06:07Z"]],
+        columns,
+    )
+    row = [c.value for c in load_workbook(path)["T"][2]]
+    assert row[0] is None and row[1] is None
+    assert row[2] == "not a number"
+    assert row[3] == 0.5
+    assert row[4] == datetime(2026, 3, 4, 5, 6, 7)  # converted to UTC
+    assert row[5] == datetime(2026, 3, 4, 5, 6, 7)
+
+
+def test_a_sheet_longer_than_excel_allows_continues_on_another(tmp_path, monkeypatch):
+    import survey.exports.excel as excel
+
+    monkeypatch.setattr(excel, "rows_per_sheet", lambda: 3)
+    path = tmp_path / "t.xlsx"
+    count = _write_one_sheet(path, [[str(i)] for i in range(7)])
+    assert count == 7
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["T", "T (2)", "T (3)"]
+    assert [[c.value for c in r] for r in wb["T (3)"].iter_rows()] == [["c0"], ["6"]]
+    assert all(wb[name].freeze_panes == "A2" for name in wb.sheetnames)
+
+
+def test_sheet_titles_are_valid_and_unique():
+    from survey.exports.cells import sheet_title
+
+    taken: set[str] = set()
+    titles = [
+        sheet_title(t, taken)
+        for t in [
+            "Answers",
+            "answers",
+            "a/b:c?d*e[f]g\\h",
+            "History",
+            "",
+            "x" * 40,
+            "x" * 40,
+            "'quoted'",
+        ]
+    ]
+    assert titles[0] == "Answers" and titles[1] == "answers (2)"
+    assert titles[2] == "a-b-c-d-e-f-g-h"
+    assert titles[3] == "History sheet" and titles[4] == "Sheet sheet"
+    assert titles[5] == "x" * 31 and titles[6] == "x" * 27 + " (2)"
+    assert titles[7] == "quoted"
+    assert len({t.casefold() for t in titles}) == len(titles)
+    assert all(1 <= len(t) <= 31 for t in titles)
+
+
+def test_no_worksheet_part_carries_a_zip64_extra_field(workbook_path):
+    with open(workbook_path, "rb") as f:
+        data = f.read()
+    with zipfile.ZipFile(workbook_path) as archive:
+        for info in archive.infolist():
+            # Local header: extra field follows the name; 0x0001 is the Zip64 extra block id.
+            start = info.header_offset
+            name_len, extra_len = (
+                int.from_bytes(data[start + 26 : start + 28], "little"),
+                int.from_bytes(data[start + 28 : start + 30], "little"),
+            )
+            extra = data[start + 30 + name_len : start + 30 + name_len + extra_len]
+            ids = []
+            i = 0
+            while i + 4 <= len(extra):
+                ids.append(int.from_bytes(extra[i : i + 2], "little"))
+                i += 4 + int.from_bytes(extra[i + 2 : i + 4], "little")
+            assert 0x0001 not in ids, info.filename
+            assert info.file_size < 0xFFFFFFFF
+
+
+def test_the_arabic_workbook_reads_right_to_left(db, questionnaire, answered, tmp_path):
+    path = tmp_path / "ar.xlsx"
+    write_workbook(db, questionnaire, answered, path, lang="ar")
+    wb = load_workbook(path)
+    assert all(wb[name].sheet_view.rightToLeft for name in SHEETS)
 
 
 def test_text_longer_than_a_cell_is_truncated_with_a_marker(workbook_path):
@@ -900,3 +1050,50 @@ def test_cli_exports_and_imports_with_every_problem_listed(
     result = runner.invoke(main, [*args, "--round", answered, "--by", "ken@example.org"])
     assert result.exit_code == 0, result.output
     assert "1 answer(s) changed" in result.output
+
+
+def _libreoffice_csv(path, tmp_path) -> dict[str, list[list[str]]]:
+    """Every sheet of an xlsx as LibreOffice Calc reads it (headless, UTF-8 CSV per sheet)."""
+    import csv
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed (apt-get install -y libreoffice-calc-nogui)")
+    out = tmp_path / "lo-out"
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
+            "--outdir",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    sheets = {}
+    for file in out.glob("*.csv"):
+        with open(file, encoding="utf-8", newline="") as f:
+            sheets[file.stem.removeprefix(f"{path.stem}-")] = list(csv.reader(f))
+    return sheets
+
+
+def test_libreoffice_opens_the_workbook_and_reads_hostile_texts_as_text(workbook_path, tmp_path):
+    hostile = tmp_path / "hostile.xlsx"
+    _write_one_sheet(hostile, [HOSTILE])
+    assert _libreoffice_csv(hostile, tmp_path)["T"][1] == HOSTILE  # =1+1 would read 2 as a formula
+    sheets = _libreoffice_csv(workbook_path, tmp_path / "round")
+    assert set(sheets) == set(SHEETS)
+    answers = [dict(zip(sheets["Answers"][0], row, strict=True)) for row in sheets["Answers"][1:]]
+    got = {
+        r["question"]: r["value"]
+        for r in answers
+        if r["state_iso3"] == "KEN" and r["provision_id"] == "UNCAC-15"
+    }
+    assert {q: got[q] for q in FORMULAS} == FORMULAS

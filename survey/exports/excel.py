@@ -1,21 +1,27 @@
 """The analyst workbook of a round: About, Codebook, Answers, Wide, Scores, Priorities, TA demand.
 
-Written by a small streaming writer (xlsx_stream.py), so rows stream from the database into the
-zip and memory stays bounded however large the round. Numbers and dates are real Excel values; ids, codes and
-answers are text cells that Excel never evaluates, even when they start with = + - @ (see
-`_text`); text longer than an Excel cell is cut with a visible marker.
+Written with XlsxWriter in `constant_memory` mode: rows stream from the database into the file one
+at a time, so memory does not grow with the number of States. Numbers and dates are real Excel
+values; ids, codes and answers are text cells that Excel never evaluates, whatever they start
+with (= + - @, a URL, a number-like text). Excel's limits are one rule for every workbook
+(survey.exports.cells): a text longer than a cell ends with a visible marker, a sheet longer than
+Excel allows continues on a second sheet.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from xml.sax.saxutils import escape
 
-from openpyxl.utils import column_index_from_string
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from ..scoring import all_priorities, regional_priorities, scores_rows, ta_demand
 from ..storage.responses import STATUSES
 from ..storage.states import GROUPINGS, region_label, state_name
+from .cells import MAX_CELL_UNITS, finite_number, fit_cell, naive_utc, rows_per_sheet, sheet_title
 from .rows import (
     ANSWER_COLUMNS,
     Filters,
@@ -28,19 +34,20 @@ from .rows import (
     wide_columns,
     wide_rows,
 )
-from .xlsx_stream import (
-    ILLEGAL_XML,
-    STYLE_DATE,
-    STYLE_SHARE,
-    StreamingWorkbook,
-    excel_serial,
-    number_xml,
-    text_xml,
-)
 
 SHEETS = ("About", "Codebook", "Answers", "Wide", "Scores", "Priorities", "TA demand")
-MAX_CELL = 32_767  # Excel's limit on the characters in one cell
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Never let XlsxWriter turn a text into a formula, a hyperlink or a number.
+XLSXWRITER_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+HEADER_FORMAT = {"bold": True, "bg_color": "#DCE3EC", "valign": "top"}
+DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+SHARE_FORMAT = "0.0%"
+RICH_RUN = '<r><t xml:space="preserve">{}</t></r>'
 
 
 def truncation_marker(total: int) -> str:
@@ -48,13 +55,8 @@ def truncation_marker(total: int) -> str:
 
 
 def fit_text(text: str) -> str:
-    """Text that fits one Excel cell: characters XML cannot hold removed, overlong text cut with a marker."""
-    if ILLEGAL_XML.search(text):
-        text = ILLEGAL_XML.sub("", text)
-    if len(text) > MAX_CELL:
-        marker = truncation_marker(len(text))
-        text = text[: MAX_CELL - len(marker)] + marker
-    return text
+    """Text that fits one cell of the analyst workbook (survey.exports.cells.fit_cell)."""
+    return fit_cell(text, truncation_marker)
 
 
 def parse_timestamp(text: str | None) -> datetime | None:
@@ -65,60 +67,132 @@ def parse_timestamp(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    return naive_utc(moment)
 
 
-def _text(ref: str, value) -> str:
-    """Every text is an inline string: Excel never evaluates it, whatever it starts with."""
-    return text_xml(ref, fit_text(value if isinstance(value, str) else str(value)))
+_ESCAPE_START = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
 
 
-def _number(ref: str, value) -> str:
-    return number_xml(ref, int(value) if isinstance(value, bool) else value)
+class _Worksheet(Worksheet):
+    """XlsxWriter's worksheet with a complete `_xHHHH_` escape.
+
+    Excel reads `_x0041_` in a cell as "A", so a literal `_xHHHH_` must have its underscore
+    written as `_x005F_`. XlsxWriter escapes non-overlapping matches only, so in
+    `_x005F_x0041_` the second pattern stays bare and reads back as "A". Here every underscore
+    that starts a pattern is escaped (control characters never reach this point: fit_cell
+    removes them). Checked by tests/test_exports.py with calamine, which decodes like Excel.
+    """
+
+    @staticmethod
+    def _escape_control_characters(data):
+        return _ESCAPE_START.sub("_x005F_", data) if isinstance(data, str) else data
 
 
-def _share(ref: str, value) -> str:
-    return number_xml(ref, float(value), STYLE_SHARE)
+class SheetWriter:
+    """Cell writers for one workbook: each takes (worksheet, row, column, value)."""
 
+    def __init__(self, book):
+        self.book = book
+        self.date = book.add_format({"num_format": DATE_FORMAT})
+        self.share_format = book.add_format({"num_format": SHARE_FORMAT})
+        self.header = book.add_format(HEADER_FORMAT)
 
-def _date(ref: str, value) -> str:
-    moment = value if isinstance(value, datetime) else parse_timestamp(value)
-    if moment is None:
-        return _text(ref, value)
-    return number_xml(ref, excel_serial(moment), STYLE_DATE)
+    def text(self, ws, r, c, value, fmt=None):
+        """Always a string cell. XlsxWriter's constant_memory mode writes a string that starts
+        with <r> and ends with </r> as raw rich-text XML; such a text is wrapped in an escaped
+        run of its own, so it reads back as typed and can never inject XML."""
+        text = fit_text(value if isinstance(value, str) else str(value))
+        if text.startswith("<r>") and text.endswith("</r>"):
+            run = escape(text)
+            while len(run) + len(RICH_RUN) > MAX_CELL_UNITS:  # XlsxWriter's own length check
+                text = text[: len(text) - (len(run) + len(RICH_RUN) - MAX_CELL_UNITS)]
+                run = escape(text)
+            text = RICH_RUN.format(run)
+        ws.write_string(r, c, text, fmt)
 
+    def number(self, ws, r, c, value, fmt=None):
+        number = finite_number(value)
+        if number is not None:
+            ws.write_number(r, c, number, fmt)
+        elif isinstance(value, str):
+            self.text(ws, r, c, value)
+        # NaN and infinities have no Excel value: the cell stays empty
 
-def _auto(ref: str, value) -> str:
-    if isinstance(value, datetime):
-        return _date(ref, value)
-    if isinstance(value, int | float):
-        return _number(ref, value)
-    return _text(ref, value)
+    def share(self, ws, r, c, value):
+        self.number(ws, r, c, value, self.share_format)
 
+    def datetime(self, ws, r, c, value):
+        moment = value if isinstance(value, datetime) else parse_timestamp(value)
+        if moment is None:
+            self.text(ws, r, c, value)
+        else:
+            ws.write_datetime(r, c, naive_utc(moment), self.date)
 
-CONVERTERS = {"text": _text, "number": _number, "share": _share, "date": _date, "auto": _auto}
+    def auto(self, ws, r, c, value):
+        if isinstance(value, datetime):
+            self.datetime(ws, r, c, value)
+        elif finite_number(value) is not None:
+            self.number(ws, r, c, value)
+        else:
+            self.text(ws, r, c, value)
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     width: float = 14
-    kind: str = "text"  # a key of CONVERTERS
+    kind: str = "text"  # text, number, share, date (a datetime) or auto
 
 
-def write_sheet(wb: StreamingWorkbook, title: str, columns, rows, *, freeze: str = "A2") -> int:
-    """Stream rows into a new sheet with a bold frozen header and an autofilter; return the row count."""
-    freeze_column = column_index_from_string("".join(ch for ch in freeze if ch.isalpha())) - 1
-    return wb.add_sheet(
-        title,
-        [c.name for c in columns],
-        [c.width for c in columns],
-        rows,
-        [CONVERTERS[c.kind] for c in columns],
-        freeze_column=freeze_column,
-    )
+class Workbook:
+    """An XlsxWriter workbook written sheet after sheet; `close()` finishes the file."""
+
+    def __init__(self, out, *, right_to_left: bool = False):
+        self.book = xlsxwriter.Workbook(out, XLSXWRITER_OPTIONS)
+        self.cells = SheetWriter(self.book)
+        self.right_to_left = right_to_left
+        self.titles: set[str] = set()
+
+    def _new_sheet(self, title: str, columns, freeze_column: int):
+        ws = self.book.add_worksheet(sheet_title(title, self.titles), worksheet_class=_Worksheet)
+        if self.right_to_left:
+            ws.right_to_left()
+        for i, column in enumerate(columns):
+            ws.set_column(i, i, column.width)
+            self.cells.text(ws, 0, i, column.name, self.cells.header)
+        ws.freeze_panes(1, freeze_column)
+        return ws
+
+    def write_sheet(self, title: str, columns, rows, *, freeze_column: int = 0) -> int:
+        """Stream rows into a sheet with a bold frozen header, widths and an autofilter; a sheet
+        that reaches Excel's row limit continues on '<title> (2)', and so on. Returns the number
+        of data rows written."""
+        kinds = {
+            "text": self.cells.text,
+            "number": self.cells.number,
+            "share": self.cells.share,
+            "date": self.cells.datetime,
+            "auto": self.cells.auto,
+        }
+        writers = [kinds[c.kind] for c in columns]
+        per_sheet = rows_per_sheet()
+        ws = self._new_sheet(title, columns, freeze_column)
+        count = r = 0
+        for row in rows:
+            if r == per_sheet:
+                ws.autofilter(0, 0, r, len(columns) - 1)
+                ws = self._new_sheet(title, columns, freeze_column)
+                r = 0
+            r += 1
+            count += 1
+            for c, (write, value) in enumerate(zip(writers, row, strict=True)):
+                if value is not None:
+                    write(ws, r, c, value)
+        ws.autofilter(0, 0, r, len(columns) - 1)
+        return count
+
+    def close(self) -> None:
+        self.book.close()
 
 
 # -- the sheets ----------------------------------------------------------------------------------
@@ -259,7 +333,7 @@ def _about_rows(db, model, round_, filters: Filters, lang: str, generated: datet
     ]
     yield [
         "Long texts",
-        f"An Excel cell holds at most {MAX_CELL:,} characters; a longer text ends with "
+        f"An Excel cell holds at most {MAX_CELL_UNITS:,} characters (UTF-16 units: an emoji counts as two); a longer text ends with "
         "'… [truncated: N characters in total; …]'. The CSV and JSON exports have every text in full.",
     ]
     yield [
@@ -433,39 +507,37 @@ def write_workbook(
     )
     provisions = export_provisions(db, model, round_, filters)
     generated = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    wb = StreamingWorkbook(out)
+    wb = Workbook(out, right_to_left=lang == "ar")
     counts = {}
-    counts["About"] = write_sheet(
-        wb,
+    counts["About"] = wb.write_sheet(
         "About",
         [Column("item", 44), Column("value", 110, "auto")],
         _about_rows(db, model, round_, filters, lang, generated),
     )
-    counts["Codebook"] = write_sheet(
-        wb, "Codebook", CODEBOOK, _codebook_rows(model, provisions, lang)
+    counts["Codebook"] = wb.write_sheet(
+        "Codebook", CODEBOOK, _codebook_rows(model, provisions, lang)
     )
-    counts["Answers"] = write_sheet(
-        wb, "Answers", ANSWERS, answer_rows(db, model, round_id, filters, lang=lang)
+    counts["Answers"] = wb.write_sheet(
+        "Answers", ANSWERS, answer_rows(db, model, round_id, filters, lang=lang)
     )
     wide = [
         Column(name, 24 if i == 2 else 14 if i >= 6 else 11)
         for i, name in enumerate(wide_columns(provisions))
     ]
-    counts["Wide"] = write_sheet(
-        wb,
+    counts["Wide"] = wb.write_sheet(
         "Wide",
         wide,
         wide_rows(db, model, round_id, filters, provisions, lang=lang),
-        freeze="D2",
+        freeze_column=3,
     )
-    counts["Scores"] = write_sheet(
-        wb, "Scores", SCORES, _scores_rows(db, model, round_id, filters, lang)
+    counts["Scores"] = wb.write_sheet(
+        "Scores", SCORES, _scores_rows(db, model, round_id, filters, lang)
     )
-    counts["Priorities"] = write_sheet(
-        wb, "Priorities", PRIORITIES, _priority_rows(db, model, round_id, filters)
+    counts["Priorities"] = wb.write_sheet(
+        "Priorities", PRIORITIES, _priority_rows(db, model, round_id, filters)
     )
-    counts["TA demand"] = write_sheet(
-        wb, "TA demand", TA_DEMAND, _ta_demand_rows(db, model, round_id, filters, lang)
+    counts["TA demand"] = wb.write_sheet(
+        "TA demand", TA_DEMAND, _ta_demand_rows(db, model, round_id, filters, lang)
     )
     wb.close()
     return counts
