@@ -16,7 +16,7 @@ from python_calamine import CalamineWorkbook
 
 from survey.answers import relevant_answers
 from survey.cli import main
-from survey.exports.excel import SHEETS, XLSX_MIMETYPE, fit_text, write_workbook
+from survey.exports.excel import SHEETS, fit_text, write_workbook
 from survey.exports.offline import (
     OfflineImportError,
     check_xlsx,
@@ -27,6 +27,7 @@ from survey.exports.offline import (
 from survey.exports.rows import ANSWER_COLUMNS, ExportError, answer_rows, make_filters
 from survey.exports.safe import csv_text
 from survey.exports.tabular import write_csv, write_json
+from survey.exports.xlsx import XLSX_MIMETYPE
 from survey.responding import save_provision
 from survey.scoring import regional_priorities, scores_rows, ta_demand
 from survey.storage.responses import (
@@ -660,7 +661,13 @@ def test_offline_workbook_has_protected_instrument_sheets_with_dropdowns(
         "Answer",
         "Guidance",
     ]
-    assert ws.column_dimensions["H"].hidden and ws.column_dimensions["I"].hidden
+    hidden = {
+        index
+        for dim in ws.column_dimensions.values()
+        if dim.hidden
+        for index in range(dim.min, dim.max + 1)
+    }
+    assert hidden == {8, 9}  # H and I: the question key and the answer at download
     assert ws.protection.sheet and not ws.protection.password
     row = row_of(ws, "UNCAC-15", "compliance")
     assert ws.cell(row, 6).value == "Partly"
@@ -1097,3 +1104,190 @@ def test_libreoffice_opens_the_workbook_and_reads_hostile_texts_as_text(workbook
         if r["state_iso3"] == "KEN" and r["provision_id"] == "UNCAC-15"
     }
     assert {q: got[q] for q in FORMULAS} == FORMULAS
+
+
+# -- offline file: issue 14 -----------------------------------------------------------------------
+
+
+def _rewritten(data: bytes, change) -> bytes:
+    """The zip `data` with change(name, bytes) -> bytes | None (None drops the part) applied,
+    and change(None, None) -> {name: bytes} added."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            new = change(info.filename, source.read(info))
+            if new is not None:
+                archive.writestr(info.filename, new)
+        for name, extra in (change(None, None) or {}).items():
+            archive.writestr(name, extra)
+    return buffer.getvalue()
+
+
+def _refused(db, questionnaire, round_id, data) -> list[str]:
+    mark = history_count(db)
+    with pytest.raises(OfflineImportError) as caught:
+        import_offline(db, questionnaire, round_id, "KEN", io.BytesIO(data), user_id=None)
+    assert history_count(db) == mark
+    return caught.value.messages
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("xlsm", "This file is a macro-enabled workbook (.xlsm)"),
+        ("template", "This file is an Excel template (.xltx)"),
+        ("vba", "This file holds macros (xl/vbaProject.bin)"),
+        ("doctype_bin", "The part xl/strings.bin contains a DOCTYPE or ENTITY declaration"),
+        ("doctype_utf16", "The part xl/styles2.dat contains a DOCTYPE or ENTITY declaration"),
+    ],
+)
+def test_macros_templates_and_oddly_named_parts_are_refused(
+    db, questionnaire, answered, tmp_path, kind, message
+):
+    good = offline_file(db, questionnaire, answered, "KEN", tmp_path).read_bytes()
+    main = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+    other = {
+        "xlsm": b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+        "template": b"application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
+    }
+    added = {
+        "vba": {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0 macros"},
+        "doctype_bin": {
+            "xl/strings.bin": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>'
+        },
+        "doctype_utf16": {
+            "xl/styles2.dat": '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode(
+                "utf-16"
+            )
+        },
+    }
+
+    def change(name, content):
+        if name is None:
+            return added.get(kind)
+        if name == "[Content_Types].xml" and kind in other:
+            return content.replace(main, other[kind])
+        return content
+
+    messages = _refused(db, questionnaire, answered, _rewritten(good, change))
+    assert len(messages) == 1 and messages[0].startswith(message)
+    assert "Save it" in messages[0] and ".xlsx" in messages[0]  # what to do instead
+
+
+def test_a_file_of_junk_rows_lists_200_problems_and_the_total(
+    db, questionnaire, answered, tmp_path
+):
+    path = offline_file(db, questionnaire, answered, "KEN", tmp_path)
+    wb = load_workbook(path)
+    ws = wb["SOM"]
+    rows = [r for r in range(2, ws.max_row + 1) if ws.cell(r, 8).value == "compliance"]
+    for r in rows:
+        ws.cell(r, 6).value = "certainly not"
+    wb.save(path)
+    total = len(rows)
+    assert total > 20
+    from survey.exports import offline
+
+    limit = 10
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(offline, "MAX_LISTED_PROBLEMS", limit)
+        messages = _refused(db, questionnaire, answered, path.read_bytes())
+    assert len(messages) == limit + 1
+    assert all(m.startswith("SOM!F") for m in messages[:limit])
+    assert messages[-1].startswith(f"… and {total - limit:,} more problems ({total:,} in total)")
+
+
+def test_the_default_cap_is_200():
+    error = OfflineImportError([f"problem {i}" for i in range(200_000)])
+    assert error.total == 200_000 and len(error.messages) == 201
+    assert error.messages[-1].startswith("… and 199,800 more problems (200,000 in total)")
+    assert len(OfflineImportError(["one", "two"]).messages) == 2
+
+
+def test_a_label_with_the_multiple_answer_separator_fails_the_check(tmp_path):
+    import shutil
+
+    from survey.questionnaire import check_directory, default_directory
+
+    folder = tmp_path / "q"
+    shutil.copytree(default_directory(), folder, ignore=shutil.ignore_patterns("schema"))
+    shared = folder / "shared.yaml"
+    text = shared.read_text(encoding="utf-8")
+    assert "        en: Legal advice\n" in text
+    shared.write_text(
+        text.replace("        en: Legal advice\n", "        en: Legal advice; legal opinions\n", 1),
+        encoding="utf-8",
+    )
+    model, problems = check_directory(folder)
+    assert model is None
+    assert [p.code for p in problems] == ["label_separator"]
+    assert "shared.yaml: choice_lists.ta_types[1].label.en:" in str(problems[0])
+    assert "'Legal advice; legal opinions' contains ';'" in str(problems[0])
+
+
+def test_offline_limits_are_stated_as_excel_holds_them(db, questionnaire, answered, tmp_path):
+    wb = load_workbook(offline_file(db, questionnaire, answered, "KEN", tmp_path))
+    ws = wb["SOM"]
+    guidance = ws.cell(row_of(ws, "SOM-6", "measures"), 7).value
+    assert "up to 32,767 characters (what one Excel cell holds)" in guidance
+    instructions = " ".join(str(c.value) for c in wb["Instructions"]["A"] if c.value)
+    assert "up to 32,767 characters, what one Excel cell holds" in instructions
+
+
+def test_offline_file_prints_landscape_one_page_wide_with_titles(
+    db, questionnaire, answered, tmp_path
+):
+    wb = load_workbook(offline_file(db, questionnaire, answered, "KEN", tmp_path))
+    ws = wb["UNCAC"]
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.page_setup.paperSize == 9  # A4
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (None, 1)  # absent means 1 (ECMA-376)
+    assert ws.page_setup.fitToHeight == 0  # as many pages down as needed
+    assert ws.print_title_rows == "$1:$1"
+    assert ws.print_area.endswith(f"$A$1:$G${ws.max_row}")
+
+
+def test_arabic_offline_file_reads_right_to_left(db, questionnaire, answered, tmp_path):
+    path = tmp_path / "ar.xlsx"
+    export_offline(db, questionnaire, answered, "KEN", path, lang="ar")
+    wb = load_workbook(path)
+    assert all(wb[name].sheet_view.rightToLeft for name in ["Instructions", "UNTOC", "UNCAC"])
+    path_en = offline_file(db, questionnaire, answered, "KEN", tmp_path, name="en.xlsx")
+    assert not load_workbook(path_en)["UNCAC"].sheet_view.rightToLeft
+
+
+HOSTILE_ANSWERS = {
+    "measures": "_x0041_ and _x005F_x0041_ stay as typed",
+    "examples": "<r>looks like rich text</r>",
+    "steps": "=1+1",
+    "ta_provider": "\U0001f600" * 20_000,  # 40,000 UTF-16 units: shown cut and locked
+}
+
+
+def test_hostile_answers_survive_an_unchanged_offline_round_trip(
+    db, questionnaire, answered, tmp_path
+):
+    response = find_response(db, answered, "KEN")
+    save_provision(db, response["id"], "SOM-6", HOSTILE_ANSWERS, user_id=None)
+    path = offline_file(db, questionnaire, answered, "KEN", tmp_path)
+    rows = {
+        r[7]: r[5]
+        for r in CalamineWorkbook.from_path(str(path)).get_sheet_by_name("SOM").to_python()
+        if r[0] == "SOM-6"
+    }
+    assert rows["measures"] == HOSTILE_ANSWERS["measures"]
+    assert rows["examples"] == HOSTILE_ANSWERS["examples"]
+    assert rows["steps"] == "=1+1"
+    long_cell = rows["ta_provider"]
+    assert len(long_cell.encode("utf-16-le")) // 2 <= 32_767
+    assert "[truncated: 20,000 characters in total; edit this answer on the web" in long_cell
+    mark = history_count(db)
+    result = import_offline(db, questionnaire, answered, "KEN", path, user_id=None)
+    assert result.changed == 0 and history_count(db) == mark
+    # Re-saved by openpyxl (shared strings, as Excel or LibreOffice would): still unchanged.
+    wb = load_workbook(path)
+    wb.save(path)
+    result = import_offline(db, questionnaire, answered, "KEN", path, user_id=None)
+    assert result.changed == 0 and history_count(db) == mark

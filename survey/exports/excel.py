@@ -10,18 +10,13 @@ Excel allows continues on a second sheet.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape
-
-import xlsxwriter
-from xlsxwriter.worksheet import Worksheet
 
 from ..scoring import all_priorities, regional_priorities, scores_rows, ta_demand
 from ..storage.responses import STATUSES
 from ..storage.states import GROUPINGS, region_label, state_name
-from .cells import MAX_CELL_UNITS, finite_number, fit_cell, naive_utc, rows_per_sheet, sheet_title
+from .cells import MAX_CELL_UNITS, finite_number, fit_cell, naive_utc, rows_per_sheet
 from .rows import (
     ANSWER_COLUMNS,
     Filters,
@@ -34,20 +29,12 @@ from .rows import (
     wide_columns,
     wide_rows,
 )
+from .xlsx import Book, write_text
 
 SHEETS = ("About", "Codebook", "Answers", "Wide", "Scores", "Priorities", "TA demand")
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Never let XlsxWriter turn a text into a formula, a hyperlink or a number.
-XLSXWRITER_OPTIONS = {
-    "constant_memory": True,
-    "strings_to_formulas": False,
-    "strings_to_urls": False,
-    "strings_to_numbers": False,
-}
 HEADER_FORMAT = {"bold": True, "bg_color": "#DCE3EC", "valign": "top"}
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 SHARE_FORMAT = "0.0%"
-RICH_RUN = '<r><t xml:space="preserve">{}</t></r>'
 
 
 def truncation_marker(total: int) -> str:
@@ -70,24 +57,6 @@ def parse_timestamp(text: str | None) -> datetime | None:
     return naive_utc(moment)
 
 
-_ESCAPE_START = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
-
-
-class _Worksheet(Worksheet):
-    """XlsxWriter's worksheet with a complete `_xHHHH_` escape.
-
-    Excel reads `_x0041_` in a cell as "A", so a literal `_xHHHH_` must have its underscore
-    written as `_x005F_`. XlsxWriter escapes non-overlapping matches only, so in
-    `_x005F_x0041_` the second pattern stays bare and reads back as "A". Here every underscore
-    that starts a pattern is escaped (control characters never reach this point: fit_cell
-    removes them). Checked by tests/test_exports.py with calamine, which decodes like Excel.
-    """
-
-    @staticmethod
-    def _escape_control_characters(data):
-        return _ESCAPE_START.sub("_x005F_", data) if isinstance(data, str) else data
-
-
 class SheetWriter:
     """Cell writers for one workbook: each takes (worksheet, row, column, value)."""
 
@@ -98,17 +67,8 @@ class SheetWriter:
         self.header = book.add_format(HEADER_FORMAT)
 
     def text(self, ws, r, c, value, fmt=None):
-        """Always a string cell. XlsxWriter's constant_memory mode writes a string that starts
-        with <r> and ends with </r> as raw rich-text XML; such a text is wrapped in an escaped
-        run of its own, so it reads back as typed and can never inject XML."""
-        text = fit_text(value if isinstance(value, str) else str(value))
-        if text.startswith("<r>") and text.endswith("</r>"):
-            run = escape(text)
-            while len(run) + len(RICH_RUN) > MAX_CELL_UNITS:  # XlsxWriter's own length check
-                text = text[: len(text) - (len(run) + len(RICH_RUN) - MAX_CELL_UNITS)]
-                run = escape(text)
-            text = RICH_RUN.format(run)
-        ws.write_string(r, c, text, fmt)
+        """Always a string cell, cut to fit with the marker (xlsx.write_text)."""
+        write_text(ws, r, c, fit_text(value if isinstance(value, str) else str(value)), fmt)
 
     def number(self, ws, r, c, value, fmt=None):
         number = finite_number(value)
@@ -148,15 +108,12 @@ class Workbook:
     """An XlsxWriter workbook written sheet after sheet; `close()` finishes the file."""
 
     def __init__(self, out, *, right_to_left: bool = False):
-        self.book = xlsxwriter.Workbook(out, XLSXWRITER_OPTIONS)
+        self.book = Book(out)
         self.cells = SheetWriter(self.book)
         self.right_to_left = right_to_left
-        self.titles: set[str] = set()
 
     def _new_sheet(self, title: str, columns, freeze_column: int):
-        ws = self.book.add_worksheet(sheet_title(title, self.titles), worksheet_class=_Worksheet)
-        if self.right_to_left:
-            ws.right_to_left()
+        ws = self.book.add_sheet(title, right_to_left=self.right_to_left)
         for i, column in enumerate(columns):
             ws.set_column(i, i, column.width)
             self.cells.text(ws, 0, i, column.name, self.cells.header)

@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill, Protection
-from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl import load_workbook
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..answers import MAX_TEXT, AnswerError, clean_value
 from ..responding import Edit, SaveRefused, answer_token, save_answers
@@ -29,7 +27,9 @@ from ..storage.migrations import now
 from ..storage.responses import find_response, get_or_create_response, load_answers
 from ..storage.rounds import get_round, state_instruments
 from ..storage.states import state_name
+from .cells import MAX_CELL_UNITS, fit_cell
 from .rows import ExportError
+from .xlsx import Book, read_back, write_text
 
 FORMAT = "survey-offline/1"
 MARKER_SHEET = "_survey"
@@ -43,7 +43,6 @@ MAX_ZIP_ENTRIES = 1000
 MAX_COMPRESSION_RATIO = 100  # checked for parts over 1 MB; spreadsheet XML compresses ~10-20x
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and password-protected .xlsx
 
-MAX_CELL = 32_767
 MULTI_SEPARATORS = re.compile(r"[;\n]")
 
 # Columns of an instrument sheet (1-based); H and I are hidden and identify the question.
@@ -61,19 +60,25 @@ COLUMNS = (
 PROVISION_COL, ANSWER_COL, KEY_COL, TOKEN_COL = 1, 6, 8, 9
 ANSWER_LETTER = "F"
 
-HEADER_FONT = Font(bold=True)
-HEADER_FILL = PatternFill("solid", fgColor="DCE3EC")
-ANSWER_FILL = PatternFill("solid", fgColor="FFF7D6")
-LOCKED_FILL = PatternFill("solid", fgColor="EEEEEE")
-WRAP = Alignment(wrap_text=True, vertical="top")
-TOP = Alignment(vertical="top")
+MAX_LISTED_PROBLEMS = 200
 
 
 class OfflineImportError(ValueError):
-    """The file cannot be imported; `messages` lists every problem found, each one actionable."""
+    """The file cannot be imported; `messages` lists the problems found, each one actionable.
+
+    At most MAX_LISTED_PROBLEMS are listed, then one line with the total: a file of 200,000 junk
+    rows gets a page a person can read, not 200,000 lines. `total` is the full count.
+    """
 
     def __init__(self, messages):
-        self.messages = list(messages)
+        messages = list(messages)
+        self.total = len(messages)
+        if self.total > MAX_LISTED_PROBLEMS:
+            messages = messages[:MAX_LISTED_PROBLEMS] + [
+                f"… and {self.total - MAX_LISTED_PROBLEMS:,} more problems ({self.total:,} in "
+                "total). Fix the ones listed, or download a fresh copy of the file."
+            ]
+        self.messages = messages
         super().__init__("\n".join(self.messages))
 
 
@@ -107,11 +112,7 @@ def display_value(question, value, lang: str = "en"):
     if question.choices is not None:
         codes = value if isinstance(value, list) else [value]
         return "; ".join(question.choices.label(code, lang) for code in codes)
-    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-    if len(text) > MAX_CELL:
-        marker = truncation_marker(len(text))
-        text = text[: MAX_CELL - len(marker)] + marker
-    return text
+    return fit_cell(str(value), truncation_marker)
 
 
 def _choice_lookup(question) -> dict[str, str]:
@@ -130,7 +131,7 @@ def cell_text(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        return read_back(value)
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
@@ -160,15 +161,29 @@ def parse_answer(question, raw):
 
 # -- export --------------------------------------------------------------------------------------
 
+HEADER = {"bold": True, "bg_color": "#DCE3EC", "valign": "top", "locked": True}
+ANSWER = {"bg_color": "#FFF7D6", "text_wrap": True, "valign": "top", "num_format": "@"}
 
-def _text(cell, value, *, alignment=TOP):
-    """Write text that stays text: a leading '=' must never become a formula."""
-    if value is None:
-        return cell
-    cell.value = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-    cell.data_type = "s"
-    cell.alignment = alignment
-    return cell
+
+class _Formats:
+    """The file's few cell formats, made once per workbook (not one style per cell)."""
+
+    def __init__(self, book):
+        add = book.add_format
+        self.header = add(HEADER)
+        self.top = add({"valign": "top"})
+        self.bold = add({"valign": "top", "bold": True})
+        self.wrap = add({"valign": "top", "text_wrap": True})
+        # What the user types stays text ('=1+1', '0012'); answer cells alone are unlocked.
+        self.answer = add({**ANSWER, "locked": False})
+        self.long_answer = add({**ANSWER, "bg_color": "#EEEEEE", "locked": True})
+        self.title = add({"bold": True, "font_size": 14, "text_wrap": True, "valign": "top"})
+
+
+def _put(ws, row: int, col: int, value, fmt=None) -> None:
+    """Write text that stays text (0-based row and column); None leaves the cell empty."""
+    if value is not None:
+        write_text(ws, row, col, str(value), fmt)
 
 
 def _guidance(provision, question, lang: str, long_text: bool) -> str:
@@ -185,53 +200,71 @@ def _guidance(provision, question, lang: str, long_text: bool) -> str:
     elif question.choices is not None:
         parts.append("Choose from the list.")
     else:
-        parts.append(f"Text, up to {MAX_TEXT:,} characters.")
+        parts.append(
+            f"Text, up to {MAX_CELL_UNITS:,} characters (what one Excel cell holds); a longer "
+            f"answer, up to {MAX_TEXT:,} characters, can be typed on the web."
+        )
     if question.required:
         parts.append("Required before submission.")
     if long_text:
         parts.append(
-            f"This answer is longer than an Excel cell ({MAX_CELL:,} characters): it is shown "
+            f"This answer is longer than an Excel cell ({MAX_CELL_UNITS:,} characters): it is shown "
             "shortened and locked. Edit it on the web."
         )
     return "\n".join(parts)
 
 
-def _lists_sheet(wb, instruments, lang: str) -> dict[str, str]:
-    """A hidden sheet with the labels of every single-choice list; returns list name -> range."""
-    ws = wb.create_sheet(LISTS_SHEET)
-    ranges: dict[str, str] = {}
-    column = 0
+def _choice_lists(instruments) -> dict[str, object]:
+    """Every single-choice list the sheets use, in order of first use: name -> ChoiceList."""
+    lists: dict[str, object] = {}
     for inst in instruments:
         for provision in inst.provisions:
             for question in provision.questions:
-                choices = question.choices
-                if choices is None or question.is_multiple or choices.name in ranges:
-                    continue
-                column += 1
-                letter = ws.cell(1, column).column_letter
-                _text(ws.cell(1, column), choices.name)
-                for row, choice in enumerate(choices.choices, 2):
-                    _text(ws.cell(row, column), choice.label.get(lang))
-                ranges[choices.name] = (
-                    f"{LISTS_SHEET}!${letter}$2:${letter}${len(choices.choices) + 1}"
-                )
-    ws.sheet_state = "hidden"
-    ws.protection.sheet = True
-    return ranges
+                if question.choices is not None and not question.is_multiple:
+                    lists.setdefault(question.choices.name, question.choices)
+    return lists
 
 
-def _instrument_sheet(wb, inst, stored, ranges, lang: str) -> None:
-    ws = wb.create_sheet(inst.code)
-    for i, (name, width) in enumerate(COLUMNS, 1):
-        cell = _text(ws.cell(1, i), name)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        ws.column_dimensions[cell.column_letter].width = width
-    for letter in ("H", "I"):
-        ws.column_dimensions[letter].hidden = True
-    ws.freeze_panes = "A2"
-    validations: dict[str, DataValidation] = {}
-    row = 1
+def _list_ranges(lists: dict) -> dict[str, str]:
+    """list name -> the Lists sheet range of its labels (one column per list, labels from row 2)."""
+    return {
+        name: f"={LISTS_SHEET}!${xl_col_to_name(i)}$2:${xl_col_to_name(i)}${len(c.choices) + 1}"
+        for i, (name, c) in enumerate(lists.items())
+    }
+
+
+def _lists_sheet(ws, lists: dict, lang: str) -> None:
+    """The hidden sheet of single-choice labels, written row by row (constant memory)."""
+    columns = list(lists.values())
+    for i, choices in enumerate(columns):
+        _put(ws, 0, i, choices.name)
+    for r in range(max((len(c.choices) for c in columns), default=0)):
+        for i, choices in enumerate(columns):
+            if r < len(choices.choices):
+                _put(ws, r + 1, i, choices.choices[r].label.get(lang))
+    ws.hide()
+    ws.protect()
+
+
+def _print_setup(ws, last_column: int) -> None:
+    """Landscape A4, one page wide, the header row on every page, only the visible columns."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    ws.set_footer("&L&A&RPage &P of &N")
+    ws.print_area(0, 0, ws.dim_rowmax or 0, last_column)
+
+
+def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str) -> None:
+    for i, (name, width) in enumerate(COLUMNS):
+        hidden = i + 1 in (KEY_COL, TOKEN_COL)
+        ws.set_column(i, i, width, None, {"hidden": True} if hidden else None)
+        _put(ws, 0, i, name, fmt.header)
+    ws.freeze_panes(1, 0)
+    validated: dict[str, list[str]] = {}
+    row = 0
     for provision in inst.provisions:
         answers = stored.get(provision.id, {})
         for index, question in enumerate(provision.questions):
@@ -240,49 +273,45 @@ def _instrument_sheet(wb, inst, stored, ranges, lang: str) -> None:
             value = answer.value if answer else None
             shown = display_value(question, value, lang)
             long_text = isinstance(shown, str) and bool(TRUNCATED.search(shown))
-            first = _text(ws.cell(row, 1), provision.id)
-            if index == 0:
-                first.font = HEADER_FONT
-            _text(ws.cell(row, 2), provision.reference)
-            _text(ws.cell(row, 3), provision.title, alignment=WRAP)
-            _text(ws.cell(row, 4), provision.obligation)
-            _text(ws.cell(row, 5), question.label.get(lang), alignment=WRAP)
-            cell = ws.cell(row, ANSWER_COL)
-            _text(cell, shown, alignment=WRAP)
-            cell.number_format = "@"  # what the user types stays text: '=1+1', '0012'
-            if long_text:
-                cell.fill = LOCKED_FILL
+            _put(ws, row, 0, provision.id, fmt.bold if index == 0 else fmt.top)
+            _put(ws, row, 1, provision.reference, fmt.top)
+            _put(ws, row, 2, provision.title, fmt.wrap)
+            _put(ws, row, 3, provision.obligation, fmt.top)
+            _put(ws, row, 4, question.label.get(lang), fmt.wrap)
+            cell_format = fmt.long_answer if long_text else fmt.answer
+            if shown is None:
+                ws.write_blank(row, ANSWER_COL - 1, None, cell_format)
             else:
-                cell.fill = ANSWER_FILL
-                cell.protection = Protection(locked=False)
-                if question.choices is not None and not question.is_multiple:
-                    name = question.choices.name
-                    if name not in validations:
-                        validations[name] = DataValidation(
-                            type="list",
-                            formula1=ranges[name],
-                            allow_blank=True,
-                            showErrorMessage=True,
-                            errorTitle="Not an answer in the list",
-                            error="Choose an answer from the list, or leave the cell empty.",
-                        )
-                        ws.add_data_validation(validations[name])
-                    validations[name].add(cell.coordinate)
-            _text(ws.cell(row, 7), _guidance(provision, question, lang, long_text), alignment=WRAP)
-            _text(ws.cell(row, KEY_COL), question.name)
-            _text(ws.cell(row, TOKEN_COL), value_digest(value))
-    ws.auto_filter.ref = f"A1:G{row}"
-    protection = ws.protection
-    protection.sheet = True
+                _put(ws, row, ANSWER_COL - 1, shown, cell_format)
+            if not long_text and question.choices is not None and not question.is_multiple:
+                validated.setdefault(question.choices.name, []).append(
+                    xl_rowcol_to_cell(row, ANSWER_COL - 1)
+                )
+            _put(ws, row, 6, _guidance(provision, question, lang, long_text), fmt.wrap)
+            _put(ws, row, KEY_COL - 1, question.name)
+            _put(ws, row, TOKEN_COL - 1, value_digest(value))
+    for name, cells in validated.items():
+        ws.data_validation(
+            cells[0],
+            {
+                "validate": "list",
+                "source": ranges[name],
+                "ignore_blank": True,
+                "multi_range": " ".join(cells),
+                "error_title": "Not an answer in the list",
+                "error_message": "Choose an answer from the list, or leave the cell empty.",
+            },
+        )
+    ws.autofilter(0, 0, row, 6)
     # Locked cells stay read-only; resizing rows and columns and filtering remain allowed.
-    protection.formatColumns = False
-    protection.formatRows = False
-    protection.autoFilter = False
+    ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True})
+    _print_setup(ws, 6)
 
 
-def _instructions(ws, state: dict, round_: dict, response, instruments, lang: str) -> None:
-    ws.title = INSTRUCTIONS_SHEET
-    ws.column_dimensions["A"].width = 120
+def _instructions(
+    ws, fmt: _Formats, state: dict, round_: dict, response, instruments, lang: str
+) -> None:
+    ws.set_column(0, 0, 120)
     status = response["status"] if response else "not started"
     codes = ", ".join(inst.code for inst in instruments)
     lines = [
@@ -296,8 +325,9 @@ def _instructions(ws, state: dict, round_: dict, response, instruments, lang: st
         "Guidance column are accepted too).",
         "Questions with several answers (challenges, forms of technical assistance): type the "
         "labels or the codes, separated by ';', e.g. 'Legal advice; capacity_building'.",
-        f"Text answers: up to {MAX_TEXT:,} characters. An answer already longer than an Excel "
-        f"cell ({MAX_CELL:,} characters) is shown shortened and locked; edit it on the web.",
+        f"Text answers: up to {MAX_CELL_UNITS:,} characters, what one Excel cell holds (the web "
+        f"form takes up to {MAX_TEXT:,}). An answer already longer than a cell is shown "
+        "shortened and locked; edit it on the web.",
         "Emptying a filled-in answer deletes that answer when the file is uploaded. Rows you "
         "leave as they were change nothing.",
         "The Guidance column says when a question applies "
@@ -314,18 +344,20 @@ def _instructions(ws, state: dict, round_: dict, response, instruments, lang: st
         "Do not rename the sheets or insert, delete or move rows: hidden columns H and I identify "
         "each question. The sheets are protected without a password (Review > Unprotect Sheet) "
         "only so that answers go in the right cells.",
+        "To print: each questionnaire sheet is set up for landscape A4, one page wide, with the "
+        "column titles repeated on every page.",
         f"This file is for {state_name(state, lang)} and round {round_['id']} only; it cannot be "
         "uploaded for another State or round.",
     ]
-    for row, line in enumerate(lines, 1):
-        cell = _text(ws.cell(row, 1), line or None, alignment=WRAP)
-        if row == 1:
-            cell.font = Font(bold=True, size=14)
-    ws.protection.sheet = True
+    for row, line in enumerate(lines):
+        _put(ws, row, 0, line or None, fmt.title if row == 0 else fmt.wrap)
+    ws.protect()
+    ws.set_portrait()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
 
 
-def _marker(wb, model, round_id: str, iso3: str, lang: str) -> None:
-    ws = wb.create_sheet(MARKER_SHEET)
+def _marker(ws, model, round_id: str, iso3: str, lang: str) -> None:
     rows = [
         ("format", FORMAT),
         ("round", round_id),
@@ -335,17 +367,19 @@ def _marker(wb, model, round_id: str, iso3: str, lang: str) -> None:
         ("language", lang),
         ("exported_at", now()),
     ]
-    for row, (key, value) in enumerate(rows, 1):
-        _text(ws.cell(row, 1), key)
-        _text(ws.cell(row, 2), value)
-    ws.sheet_state = "veryHidden"
-    ws.protection.sheet = True
+    for row, (key, value) in enumerate(rows):
+        _put(ws, row, 0, key)
+        _put(ws, row, 1, value)
+    ws.very_hidden()
+    ws.protect()
 
 
 def export_offline(db, model, round_id: str, iso3: str, out, *, lang: str = "en") -> int:
     """Write the State's offline questionnaire to `out` (path or binary file); return the question rows.
 
-    Raises ExportError for an unknown round or State.
+    Sheets: Instructions, one per instrument the State answers, Lists (hidden: the drop-down
+    labels) and the very hidden marker. Arabic files read right to left. Raises ExportError for
+    an unknown round or State.
     """
     round_ = get_round(db, round_id)
     if round_ is None:
@@ -358,15 +392,23 @@ def export_offline(db, model, round_id: str, iso3: str, out, *, lang: str = "en"
     instruments = [inst for inst in model.instruments if inst.code in codes]
     response = find_response(db, round_id, iso3)
     stored = load_answers(db, response["id"]) if response else {}
-    wb = Workbook()
-    _instructions(wb.active, states[0], round_, response, instruments, lang)
-    ranges = _lists_sheet(wb, instruments, lang)
-    for inst in instruments:
-        _instrument_sheet(wb, inst, stored, ranges, lang)
-    wb.move_sheet(LISTS_SHEET, offset=len(instruments))
-    _marker(wb, model, round_id, iso3, lang)
-    wb.active = 0
-    wb.save(out)
+    rtl = lang == "ar"
+    book = Book(out)
+    fmt = _Formats(book)
+    # Sheets are created in the order they appear; each is then written row by row.
+    instructions = book.add_sheet(INSTRUCTIONS_SHEET, right_to_left=rtl)
+    sheets = [(inst, book.add_sheet(inst.code, right_to_left=rtl)) for inst in instruments]
+    lists_ws = book.add_sheet(LISTS_SHEET, right_to_left=rtl)
+    marker_ws = book.add_sheet(MARKER_SHEET)
+    _instructions(instructions, fmt, states[0], round_, response, instruments, lang)
+    lists = _choice_lists(instruments)
+    ranges = _list_ranges(lists)
+    for inst, ws in sheets:
+        _instrument_sheet(ws, fmt, inst, stored, ranges, lang)
+    _lists_sheet(lists_ws, lists, lang)
+    _marker(marker_ws, model, round_id, iso3, lang)
+    instructions.activate()
+    book.close()
     return sum(len(p.questions) for inst in instruments for p in inst.provisions)
 
 
@@ -402,22 +444,36 @@ def read_upload(file, *, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
     return data
 
 
-def _scan_xml(stream, name: str) -> str | None:
-    """A problem if an XML part declares a DOCTYPE or ENTITY (entity expansion, external entities)."""
+_DECLARATIONS = tuple(
+    word.encode(codec)
+    for word in ("<!doctype", "<!entity")
+    for codec in ("utf-8", "utf-16-le", "utf-16-be")
+)
+XML_PART_SUFFIXES = (".xml", ".rels", ".vml")
+
+
+def _scan_part(stream, name: str) -> str | None:
+    """A problem if a part declares a DOCTYPE or ENTITY (entity expansion, external entities),
+    in UTF-8 or UTF-16, whatever the part is called; or if a part named as XML is not UTF-8."""
     tail = b""
     first = True
+    xml_named = name.lower().endswith(XML_PART_SUFFIXES)
     while chunk := stream.read(64 * 1024):
-        if first and (chunk.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in chunk[:512]):
+        if (
+            first
+            and xml_named
+            and (chunk.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in chunk[:512])
+        ):
             return f"The part {name} is not UTF-8 XML; the file was not saved by Excel or LibreOffice as .xlsx."
         first = False
         window = (tail + chunk).lower()
-        if b"<!doctype" in window or b"<!entity" in window:
+        if any(word in window for word in _DECLARATIONS):
             return (
                 f"The part {name} contains a DOCTYPE or ENTITY declaration, which Excel never "
                 "writes; the file is refused for safety. Save it again as .xlsx from Excel or "
                 "LibreOffice."
             )
-        tail = window[-16:]
+        tail = window[-32:]
     return None
 
 
@@ -469,18 +525,71 @@ def check_xlsx(data: bytes) -> None:
                 ]
             )
     try:
+        # Every part, whatever its name: a reader picks parts by the content types and
+        # relationships, so a part named xl/strings.bin can be parsed as XML all the same.
         for info in infos:
-            if info.filename.lower().endswith((".xml", ".rels", ".vml")):
-                with archive.open(info) as stream:
-                    problem = _scan_xml(stream, info.filename)
-                if problem:
-                    raise OfflineImportError([problem])
+            with archive.open(info) as stream:
+                problem = _scan_part(stream, info.filename)
+            if problem:
+                raise OfflineImportError([problem])
+        content_types = (
+            archive.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
+        )
     except OfflineImportError:
         raise
     except Exception as exc:  # zipfile raises several types for damaged archives
         raise OfflineImportError(
             [f"This file is damaged ({type(exc).__name__}: {exc}). {not_xlsx}"]
         ) from None
+    _check_content_types(content_types, names, not_xlsx)
+
+
+# The main part of a plain workbook; others are macro-enabled (.xlsm), templates (.xltx, .xltm),
+# add-ins (.xlam) or binary workbooks (.xlsb).
+WORKBOOK_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+OTHER_WORKBOOK_TYPES = {
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": "a macro-enabled workbook (.xlsm)",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": "an Excel template (.xltx)",
+    "application/vnd.ms-excel.template.macroEnabled.main+xml": "a macro-enabled template (.xltm)",
+    "application/vnd.ms-excel.addin.macroEnabled.main+xml": "an Excel add-in (.xlam)",
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.main": "a binary workbook (.xlsb)",
+}
+MACRO_PART = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml)$|(^|/)macrosheets/", re.IGNORECASE)
+
+
+def _check_content_types(content_types: bytes, names: set[str], not_xlsx: str) -> None:
+    """Refuse macro-enabled workbooks, templates, add-ins and binary workbooks by name and kind."""
+    from xml.etree import ElementTree
+
+    try:
+        # No DOCTYPE can reach this point (every part was scanned), so no entity is expanded.
+        root = ElementTree.fromstring(content_types)  # noqa: S314
+    except ElementTree.ParseError:
+        raise OfflineImportError(
+            [f"The file has no readable list of content types; it is damaged. {not_xlsx}"]
+        ) from None
+    workbook_type = None
+    for element in root:
+        if element.get("PartName", "").lower() == "/xl/workbook.xml":
+            workbook_type = element.get("ContentType")
+    if workbook_type in OTHER_WORKBOOK_TYPES:
+        raise OfflineImportError(
+            [
+                f"This file is {OTHER_WORKBOOK_TYPES[workbook_type]}, not a plain Excel workbook; "
+                f"macros and templates are refused for safety. {not_xlsx}"
+            ]
+        )
+    if workbook_type != WORKBOOK_TYPE:
+        raise OfflineImportError(
+            [
+                f"This file's main part is '{workbook_type or 'missing'}', not an Excel workbook. {not_xlsx}"
+            ]
+        )
+    macros = sorted(n for n in names if MACRO_PART.search(n))
+    if macros:
+        raise OfflineImportError(
+            [f"This file holds macros ({macros[0]}); they are refused for safety. {not_xlsx}"]
+        )
 
 
 # -- import --------------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ CATALOGUE = {
     "unknown_article": "{instrument} has no article '{value}'{suggestion}",
     "self_reference": "a provision cannot cross-reference itself",
     "missing_language": "no English ('en') text; English is required",
+    "label_separator": (
+        "choice label '{value}' contains {char}, which separates several answers in the offline "
+        "file, so the label could not be read back; write it with ',' or '/' instead"
+    ),
     # Warnings: the questionnaire still loads, but a legal reviewer should look again.
     "reference_fan_out": (
         "cross-reference '{value}' links {provision} with {count} provisions ({targets}); "

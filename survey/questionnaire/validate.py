@@ -294,6 +294,17 @@ def _shared(ctx: _Context, node):
                 codes.add(code)
                 label = ctx.text(item.get("label"), f"{ipath}.label")
                 if label:
+                    # The offline file separates several answers with ';' or a line break, so a
+                    # label holding one could never be read back (survey.exports.offline).
+                    for lang, text in label.translations:
+                        bad = next((ch for ch in ";\n" if ch in text), None)
+                        if bad is not None:
+                            ctx.add(
+                                "label_separator",
+                                _join(f"{ipath}.label", lang),
+                                value=text,
+                                char="a line break" if bad == "\n" else "';'",
+                            )
                     choices.append(Choice(code, label))
             lists[list_name] = ChoiceList(list_name, tuple(choices))
     elif raw_lists is not None:

@@ -18,7 +18,7 @@ from flask import (
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField
 
-from ..exports.excel import XLSX_MIMETYPE, write_workbook
+from ..exports.excel import write_workbook
 from ..exports.offline import (
     MAX_UPLOAD_BYTES,
     OfflineImportError,
@@ -26,6 +26,7 @@ from ..exports.offline import (
     import_offline,
 )
 from ..exports.rows import ExportError
+from ..exports.xlsx import XLSX_MIMETYPE
 from ..questionnaire.model import LANGUAGES
 from ..storage.responses import find_response
 from ..storage.rounds import get_round
