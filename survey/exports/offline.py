@@ -10,7 +10,9 @@ transaction through the same history as a web edit (source 'offline').
 from __future__ import annotations
 
 import io
+import math
 import re
+import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -46,14 +48,15 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and password-protected 
 MULTI_SEPARATORS = re.compile(r"[;\n]")
 
 # Columns of an instrument sheet (1-based); H and I are hidden and identify the question.
+# Widths in Excel character units; the visible seven print one page wide on landscape A4.
 COLUMNS = (
-    ("Provision", 13),
-    ("Article", 16),
-    ("Title", 30),
-    ("Obligation", 12),
-    ("Question", 55),
-    ("Answer", 55),
-    ("Guidance", 60),
+    ("Provision", 12),
+    ("Article", 13),
+    ("Title", 22),
+    ("Obligation", 11),
+    ("Question", 45),
+    ("Answer", 50),
+    ("Guidance", 50),
     ("question key", 12),
     ("answer at download", 12),
 )
@@ -246,6 +249,30 @@ def _lists_sheet(ws, lists: dict, lang: str) -> None:
     ws.protect()
 
 
+LINE_HEIGHT = 15  # points per line of 11-point text
+MAX_ROW_HEIGHT = 409  # Excel's limit, in points
+
+
+def _lines(text: str | None, width: float) -> int:
+    """Lines that `text` takes when wrapped in a column `width` characters wide (an estimate:
+    East Asian wide characters count twice, a line holds ~1.2 characters per width unit)."""
+    if not text:
+        return 1
+    per_line = max(1.0, width * 1.2)
+    total = 0
+    for paragraph in text.split("\n"):
+        units = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in paragraph)
+        total += max(1, math.ceil(units / per_line))
+    return total
+
+
+def _row_height(cells: list[tuple[str | None, float]]) -> float:
+    """A row height that shows every wrapped cell whole (Excel and LibreOffice do not grow a
+    row for wrapped text written by a program, so long text would print over the next row)."""
+    lines = max(_lines(text, width) for text, width in cells)
+    return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines)
+
+
 def _print_setup(ws, last_column: int) -> None:
     """Landscape A4, one page wide, the header row on every page, only the visible columns."""
     ws.set_landscape()
@@ -273,11 +300,15 @@ def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str) -> Non
             value = answer.value if answer else None
             shown = display_value(question, value, lang)
             long_text = isinstance(shown, str) and bool(TRUNCATED.search(shown))
+            guidance = _guidance(provision, question, lang, long_text)
+            label = question.label.get(lang)
+            wrapped = [(provision.title, 2), (label, 4), (shown, ANSWER_COL - 1), (guidance, 6)]
+            ws.set_row(row, _row_height([(text, COLUMNS[col][1]) for text, col in wrapped]))
             _put(ws, row, 0, provision.id, fmt.bold if index == 0 else fmt.top)
             _put(ws, row, 1, provision.reference, fmt.top)
             _put(ws, row, 2, provision.title, fmt.wrap)
             _put(ws, row, 3, provision.obligation, fmt.top)
-            _put(ws, row, 4, question.label.get(lang), fmt.wrap)
+            _put(ws, row, 4, label, fmt.wrap)
             cell_format = fmt.long_answer if long_text else fmt.answer
             if shown is None:
                 ws.write_blank(row, ANSWER_COL - 1, None, cell_format)
@@ -287,7 +318,7 @@ def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str) -> Non
                 validated.setdefault(question.choices.name, []).append(
                     xl_rowcol_to_cell(row, ANSWER_COL - 1)
                 )
-            _put(ws, row, 6, _guidance(provision, question, lang, long_text), fmt.wrap)
+            _put(ws, row, 6, guidance, fmt.wrap)
             _put(ws, row, KEY_COL - 1, question.name)
             _put(ws, row, TOKEN_COL - 1, value_digest(value))
     for name, cells in validated.items():
