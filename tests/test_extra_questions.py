@@ -34,7 +34,14 @@ NOTIFICATIONS = {
     "UNCAC 55(5)": "UNCAC-55-5",
     "SOM 8(6)": "SOM-8-3",
 }
-# Provision -> (question, type, codes) where the treaty lists options or elements.
+# Lists that two provisions share.
+LAUNDERING = {"conversion", "concealment", "acquisition", "ancillary"}
+CONFISCABLE = {"proceeds", "equivalent_value", "instrumentalities"}
+GROUNDS = {"victim_national", "offender_national", "preparatory_abroad"}
+TECHNIQUES = {"controlled_delivery", "surveillance", "undercover", "other"}
+PROTECTION = {"relocation", "identity", "remote_testimony", "other"}
+# Provision -> (question, type, codes) where the treaty lists options or elements; an open list
+# ("such as", "inter alia", "in particular", "other appropriate cases") ends with "other".
 ELEMENTS = {
     "UNTOC-5": ("offences", "select_multiple", {"agreement", "participation"}),
     "UNTOC-6-2-b": (
@@ -58,6 +65,69 @@ ELEMENTS = {
         {"smuggling", "producing_documents", "handling_documents", "enabling_stay"},
     ),
     "FIR-5": ("offences", "select_multiple", {"manufacturing", "trafficking", "marking"}),
+    # 6(1)(a)(i)-(ii) and, "subject to the basic concepts of its legal system", 6(1)(b)(i)-(ii).
+    "UNTOC-6-1": ("conduct", "select_multiple", LAUNDERING),
+    "UNCAC-23-1": ("conduct", "select_multiple", LAUNDERING),
+    # "the liability of legal persons may be criminal, civil or administrative" (10(2), 26(2)).
+    "UNTOC-10": ("liability", "select_multiple", {"criminal", "civil", "administrative"}),
+    "UNCAC-26": ("liability", "select_multiple", {"criminal", "civil", "administrative"}),
+    # "Proceeds of crime ... or property the value of which corresponds" (a); instrumentalities (b).
+    "UNTOC-12-1": ("confiscable", "select_multiple", CONFISCABLE),
+    "UNCAC-31-1": ("confiscable", "select_multiple", CONFISCABLE),
+    # A foreign confiscation request: seek a domestic order (a) "or" give effect to the foreign one (b).
+    "UNTOC-13-1": ("routes", "select_multiple", {"domestic_order", "foreign_order"}),
+    "UNCAC-55-1": ("routes", "select_multiple", {"domestic_order", "foreign_order"}),
+    # "a State Party may also establish its jurisdiction ... when": 15(2)(a)-(c), 42(2)(a)-(d).
+    "UNTOC-15-2": ("grounds", "select_multiple", GROUNDS),
+    "UNCAC-42-2": ("grounds", "select_multiple", GROUNDS | {"against_state"}),
+    # "controlled delivery and ... other special investigative techniques, such as ...".
+    "UNTOC-20-1": ("techniques", "select_multiple", TECHNIQUES),
+    "UNCAC-50-1": ("techniques", "select_multiple", TECHNIQUES),
+    # "The measures ... may include, inter alia": 24(2)(a)-(b), 32(2)(a)-(b).
+    "UNTOC-24-1": ("protection", "select_multiple", PROTECTION),
+    "UNCAC-32-1": ("protection", "select_multiple", PROTECTION),
+    # "mitigating punishment" (26(2), 37(2)) and "granting immunity from prosecution" (26(3), 37(3)).
+    "UNTOC-26-2": ("benefits", "select_multiple", {"mitigation", "immunity"}),
+    "UNCAC-37-2": ("benefits", "select_multiple", {"mitigation", "immunity"}),
+    # "and, in particular, the provision of": TIP 6(3)(a)-(d).
+    "TIP-6-3": (
+        "assistance",
+        "select_multiple",
+        {"housing", "counselling", "medical", "employment", "other"},
+    ),
+    # "to remain in its territory, temporarily or permanently".
+    "TIP-7": ("residence", "select_multiple", {"temporary", "permanent"}),
+    # "individuals who are, or have been, entrusted with prominent public functions and their family
+    # members and close associates".
+    "UNCAC-52-1": ("scrutiny", "select_multiple", {"current", "former", "family", "associates"}),
+    # Direct recovery: 53(a) civil action, 53(b) compensation or damages, 53(c) legitimate owner.
+    "UNCAC-53": (
+        "recovery_routes",
+        "select_multiple",
+        {"civil_action", "compensation", "owner_recognition"},
+    ),
+    # "by reason of death, flight or absence or in other appropriate cases".
+    "UNCAC-54-1-c": ("cases", "select_multiple", {"death", "flight", "absence", "other"}),
+    # 8(1)(a) "either ... or" two marking systems at manufacture, (b) import, (c) state transfer.
+    "FIR-8": (
+        "markings",
+        "select_multiple",
+        {"manufacture_full", "manufacture_symbols", "import", "state_transfer"},
+    ),
+    # "export and import licensing or authorization, as well as of measures on international transit".
+    "FIR-10-1": ("transfers", "select_multiple", {"export", "import", "transit"}),
+    # "one or more measures such as": FIR 15(1)(a)-(c).
+    "FIR-15-1": (
+        "brokering",
+        "select_multiple",
+        {"registration", "licensing", "disclosure", "other"},
+    ),
+}
+# The answer that shows the question and one that hides it, for each obligation level's scale.
+MET_AND_UNMET = {
+    "mandatory": ("fully", "not_yet"),
+    "consider": ("adopted", "not_yet_considered"),
+    "optional": ("used", "not_used"),
 }
 
 
@@ -102,6 +172,34 @@ def test_treaty_options_and_elements_are_asked(questionnaire, pid):
     assert question.type == qtype
     assert set(question.choices.codes) == codes
     assert question.hint is not None
+
+
+@pytest.mark.parametrize("pid", sorted(ELEMENTS))
+def test_options_are_asked_once_the_provision_is_at_least_partly_met(questionnaire, pid):
+    # The rule must use the codes of the provision's own scale: a "consider" provision never
+    # answers "fully", so a rule written for the mandatory scale would hide the question for good.
+    provision = questionnaire.provisions[pid]
+    question = provision.question(ELEMENTS[pid][0])
+    met, unmet = MET_AND_UNMET[provision.obligation]
+    assert met in provision.question("compliance").choices.codes
+    assert question.is_relevant({"compliance": met})
+    assert not question.is_relevant({"compliance": unmet})
+    assert not question.is_relevant({})
+
+
+@pytest.mark.parametrize("pid", sorted(ELEMENTS))
+def test_open_lists_ask_to_specify_the_other_option(questionnaire, pid):
+    name, _, codes = ELEMENTS[pid]
+    provision = questionnaire.provisions[pid]
+    other = provision.question(f"{name}_other")
+    if "other" not in codes:
+        assert other is None
+        return
+    assert other.type == "text"
+    assert other.relevant_source == f"{name} == other"
+    assert other.is_relevant({name: ["other"]})
+    assert other.is_relevant({name: sorted(codes)})
+    assert not other.is_relevant({name: sorted(codes - {"other"})})
 
 
 def test_predicate_offences_abroad_are_asked_for_both_conventions(questionnaire):
@@ -152,6 +250,27 @@ def test_extra_questions_are_shown_and_saved_through_the_chapter_form(ken, round
     assert stored["elements"].value == ["act", "purpose", "child_without_means"]
     page = ken.client.get(url).get_data(as_text=True)
     assert re.search(r'value="child_without_means"[^>]*checked', page)
+
+
+def test_other_help_for_victims_is_specified_through_the_chapter_form(ken, round_id, db):
+    # TIP-6-3 is a "shall consider" provision: its options appear after "partly adopted".
+    url = f"/fill/{round_id}/TIP/victim_protection"
+    page = ken.client.get(url).get_data(as_text=True)
+    assert 'name="TIP-6-3.assistance" value="housing"' in page
+    assert 'data-field="TIP-6-3.assistance_other"' in page
+    response = ken.post(
+        url,
+        {
+            "TIP-6-3.present": "1",
+            "TIP-6-3.compliance": "partly_adopted",
+            "TIP-6-3.assistance": ["housing", "other"],
+            "TIP-6-3.assistance_other": "Reflection period of 90 days; family tracing",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    stored = load_answers(db, find_response(db, round_id, "KEN")["id"])["TIP-6-3"]
+    assert stored["assistance"].value == ["housing", "other"]
+    assert stored["assistance_other"].value == "Reflection period of 90 days; family tracing"
 
 
 def test_notification_date_is_saved_through_the_form(ken, round_id, db):
