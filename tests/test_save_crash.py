@@ -12,10 +12,8 @@ import http.client
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from contextlib import closing
@@ -25,17 +23,12 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.conftest import ANSWER_TOKEN, CSRF, PASSWORD
+from tests.live import running_server
 
 WORKERS = 16
 CHAPTER = "UNTOC/international_cooperation"  # the largest chapter of UNTOC: 37 provisions
 SAVES_PER_WORKER = 200  # an upper bound; the server is killed long before
 DEADLINE = 40  # seconds for the whole test, well inside a minute
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Browser:
@@ -173,51 +166,8 @@ def served(tmp_path):
         create_user(db, email, "respondent", state_iso3=iso3, password=PASSWORD)
         emails.append(email)
     db.conn.close()
-    port = _free_port()
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 (closed after the server is gone)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "survey.cli",
-            "serve",
-            "--db",
-            str(path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--threads",
-            "8",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # the server and its workers in one group, killed together
-        env={**os.environ, "SURVEY_INSTANCE": str(tmp_path)},
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the server did not start within 20 s"
-            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            try:
-                probe.request("GET", "/healthz")
-                if probe.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            finally:
-                probe.close()
-            time.sleep(0.2)
-        yield Served(path, port, server, emails, tmp_path / "server.log")
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait(10)
-        log.close()
+    with running_server(path, tmp_path) as (port, server, log):
+        yield Served(path, port, server, emails, log)
 
 
 def test_killing_the_server_mid_save_leaves_every_chapter_save_whole_or_absent(

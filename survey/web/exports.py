@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_wtf.file import FileField, FileRequired
@@ -32,6 +31,7 @@ from ..storage.responses import find_response
 from ..storage.rounds import get_round
 from .auth import roles_required
 from .db import get_db, get_model, round_or_404
+from .downloads import attachment
 from .fill import _editable
 from .forms import BaseForm
 
@@ -93,7 +93,7 @@ def _analyst_export(round_id: str, write, suffix: str, mimetype: str):
         *(filters["status"] or []),
     ]
     name = "survey-" + "-".join(p for p in parts if p) + suffix
-    return send_file(out, mimetype=mimetype, as_attachment=True, download_name=name)
+    return attachment(out, name, mimetype)
 
 
 @bp.route("/exports/<round_id>/workbook.xlsx")
@@ -110,12 +110,7 @@ def offline_download(round_id):
     round_ = round_or_404(round_id)
     iso3 = g.user["state_iso3"]
     out = _spooled(export_offline, get_db(), get_model(), round_["id"], iso3, lang=_lang())
-    return send_file(
-        out,
-        mimetype=XLSX_MIMETYPE,
-        as_attachment=True,
-        download_name=f"{iso3}-{round_['id']}-offline-questionnaire.xlsx",
-    )
+    return attachment(out, f"{iso3}-{round_['id']}-offline-questionnaire.xlsx", XLSX_MIMETYPE)
 
 
 @bp.route("/fill/<round_id>/offline", methods=["GET", "POST"])

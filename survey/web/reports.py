@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import plotly
-from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
+from flask import Blueprint, abort, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from ..exports.safe import csv_text
@@ -16,6 +16,7 @@ from ..storage.rounds import get_round, list_rounds
 from ..storage.states import GROUPING_LABELS, GROUPINGS, region_label, regions
 from .auth import roles_required
 from .db import get_db, get_model, round_or_404
+from .downloads import CSV_MIMETYPE, HTML_MIMETYPE, attachment
 from .i18n import current_language
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -58,11 +59,7 @@ def _region(grouping):
 
 
 def _csv(name, header, rows):
-    return Response(
-        csv_text(header, rows),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return attachment(csv_text(header, rows), f"{name}.csv", CSV_MIMETYPE)
 
 
 def _common(round_, grouping):
@@ -143,13 +140,8 @@ def priorities(round_id):
             ),
         )
     if fmt == "html":
-        html = standalone_report(data)
-        return Response(
-            html,
-            mimetype="text/html",
-            headers={
-                "Content-Disposition": f'attachment; filename="priorities-{round_["id"]}-{region}.html"'
-            },
+        return attachment(
+            standalone_report(data), f"priorities-{round_['id']}-{region}.html", HTML_MIMETYPE
         )
     return render_template(
         "reports/priorities.html",
