@@ -50,7 +50,8 @@ def fit_cell(text: str, marker) -> str:
     32,767 UTF-16 units, cut so that `marker(total characters)` fits after it."""
     if ILLEGAL_XML.search(text):
         text = ILLEGAL_XML.sub("", text)
-    if utf16_units(text) <= MAX_CELL_UNITS:
+    # A text of at most half the limit fits whatever its characters (2 units at most each).
+    if len(text) <= MAX_CELL_UNITS // 2 or utf16_units(text) <= MAX_CELL_UNITS:
         return text
     end = marker(len(text))
     return _cut(text, MAX_CELL_UNITS - utf16_units(end)) + end

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from ..scoring import all_priorities, regional_priorities, scores_rows, ta_demand
 from ..storage.responses import STATUSES
-from ..storage.states import GROUPINGS, region_label, state_name
+from ..storage.states import GROUPINGS, region_expression, region_label, state_name
 from .cells import MAX_CELL_UNITS, finite_number, fit_cell, naive_utc, rows_per_sheet
 from .rows import (
     ANSWER_COLUMNS,
@@ -104,13 +104,18 @@ class Column:
     kind: str = "text"  # text, number, share, date (a datetime) or auto
 
 
+PROGRESS_STEP = 2000  # rows between two progress reports
+
+
 class Workbook:
     """An XlsxWriter workbook written sheet after sheet; `close()` finishes the file."""
 
-    def __init__(self, out, *, right_to_left: bool = False):
+    def __init__(self, out, *, right_to_left: bool = False, progress=None):
         self.book = Book(out)
         self.cells = SheetWriter(self.book)
         self.right_to_left = right_to_left
+        self.progress = progress  # called with the rows written so far, every PROGRESS_STEP
+        self.rows_written = 0
 
     def _new_sheet(self, title: str, columns, freeze_column: int):
         ws = self.book.add_sheet(title, right_to_left=self.right_to_left)
@@ -145,7 +150,12 @@ class Workbook:
             for c, (write, value) in enumerate(zip(writers, row, strict=True)):
                 if value is not None:
                     write(ws, r, c, value)
+            if self.progress is not None and count % PROGRESS_STEP == 0:
+                self.progress(self.rows_written + count)
         ws.autofilter(0, 0, r, len(columns) - 1)
+        self.rows_written += count
+        if self.progress is not None:
+            self.progress(self.rows_written)
         return count
 
     def close(self) -> None:
@@ -449,6 +459,7 @@ def write_workbook(
     instrument: str | None = None,
     status=None,
     lang: str = "en",
+    progress=None,
 ) -> dict[str, int]:
     """Write the analyst workbook to `out` (a path or a binary file); return the row count per sheet.
 
@@ -456,7 +467,8 @@ def write_workbook(
     `instrument` the provisions, `status` (one status or several) the responses. Answers and Wide
     include every status unless filtered; Scores, Priorities and TA demand count only submitted
     and validated responses (within the status filter), as the scoring method says.
-    Raises ExportError for an unknown round or filter value.
+    `progress(rows)`, if given, is called with the number of rows written so far (see
+    `expected_rows` for the total). Raises ExportError for an unknown round or filter value.
     """
     round_ = round_or_error(db, round_id)
     filters = make_filters(
@@ -464,7 +476,7 @@ def write_workbook(
     )
     provisions = export_provisions(db, model, round_, filters)
     generated = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    wb = Workbook(out, right_to_left=lang == "ar")
+    wb = Workbook(out, right_to_left=lang == "ar", progress=progress)
     counts = {}
     counts["About"] = wb.write_sheet(
         "About",
@@ -498,3 +510,57 @@ def write_workbook(
     )
     wb.close()
     return counts
+
+
+def expected_rows(
+    db,
+    model,
+    round_id: str,
+    *,
+    grouping: str | None = None,
+    region: str | None = None,
+    instrument: str | None = None,
+    status=None,
+    lang: str = "en",
+) -> int:
+    """About how many rows `write_workbook` writes with these filters, from cheap counts: the
+    total of a progress bar (a multiple choice with several codes makes the real count a little
+    higher; callers show at most 99% until the file is done). Raises ExportError as the writer."""
+    round_ = round_or_error(db, round_id)
+    filters = make_filters(
+        db, model, grouping=grouping, region=region, instrument=instrument, status=status
+    )
+    provisions = export_provisions(db, model, round_, filters)
+    ids = {p.id for p in provisions}
+    in_scope = responses_in_scope(db, round_id, filters)
+    counted = (
+        {
+            r["response_id"]
+            for r in responses_in_scope(db, round_id, filters, statuses=filters.counted)
+        }
+        if filters.counted
+        else set()
+    )
+    answers = scored = 0
+    for response in in_scope:
+        rows = db.execute(
+            "SELECT provision_id, question FROM answers WHERE response_id = ?",
+            [response["response_id"]],
+        )
+        for provision_id, question in rows:
+            if provision_id in ids:
+                answers += 1
+                if question == "compliance" and response["response_id"] in counted:
+                    scored += 1
+    states = (
+        len(in_scope)
+        if filters.statuses is not None
+        else db.execute("SELECT count(*) FROM states").fetchone()[0]
+    )
+    groupings = (filters.grouping,) if filters.grouping else GROUPINGS
+    regions = sum(
+        db.execute(f"SELECT count(DISTINCT {region_expression(g)}) FROM states").fetchone()[0]
+        for g in groupings
+    )
+    codebook = sum(len(p.questions) for p in provisions)
+    return 40 + codebook + answers + states + scored + regions * len(provisions) + regions * 20

@@ -186,7 +186,7 @@ class _Formats:
 def _put(ws, row: int, col: int, value, fmt=None) -> None:
     """Write text that stays text (0-based row and column); None leaves the cell empty."""
     if value is not None:
-        write_text(ws, row, col, str(value), fmt)
+        write_text(ws, row, col, fit_cell(str(value), truncation_marker), fmt)
 
 
 def _guidance(provision, question, lang: str, long_text: bool) -> str:

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from .cells import ILLEGAL_XML, MAX_CELL_UNITS, sheet_title
+from .cells import MAX_CELL_UNITS, sheet_title
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSXWRITER_OPTIONS = {
@@ -79,14 +79,12 @@ class Book:
 
 
 def write_text(ws, row: int, col: int, text: str, fmt=None) -> None:
-    """Write `text` (already fitted to a cell, see cells.fit_cell) as a string cell.
+    """Write `text`, already through cells.fit_cell (clean and short enough), as a string cell.
 
     XlsxWriter writes a string that starts with <r> and ends with </r> as raw rich-text XML;
     such a text is wrapped in an escaped run of its own, so it reads back as typed and can
     never inject XML.
     """
-    if ILLEGAL_XML.search(text):
-        text = ILLEGAL_XML.sub("", text)
     if text.startswith("<r>") and text.endswith("</r>"):
         run = escape(text)
         while len(run) + len(RICH_RUN) > MAX_CELL_UNITS:  # XlsxWriter's own length check
