@@ -67,8 +67,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     connect(app.config["DATABASE"]).conn.close()  # run migrations once at start-up
 
-    from . import admin, auth, db, fill, i18n, review, widgets
+    from . import admin, auth, compression, db, fill, i18n, review, widgets
 
+    compression.init_app(app)  # first: its after_request hook then runs last
     db.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
