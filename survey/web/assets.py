@@ -1,0 +1,183 @@
+"""Static files for slow links: content-hashed URLs cached for a year, precompressed plotly.js,
+and no session work on requests for them.
+
+Every `url_for` of a registered asset (all of `static/`, and plotly.js) carries `?v=<digest>`,
+the start of the file's SHA-256 computed once at start-up. A request whose `v` matches is
+answered `Cache-Control: public, max-age=31536000, immutable`: browsers then reuse the file
+without asking again until a new release changes its digest, hence its URL. A request without
+`v`, or with the digest of another release, must revalidate (`no-cache`).
+
+Asset requests skip the session user (`is_asset_request`, checked in `auth.load_user`): no
+database query, no `no-store`, and no refreshed session cookie (`AssetAwareSessionInterface`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import brotli
+from flask import Flask, current_app, request, send_file
+from flask.sessions import SecureCookieSessionInterface
+from flask.wrappers import Response
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+DIGEST_CHARS = 16  # 64 bits of SHA-256: no collision between two releases of one file
+EXTENSION = "survey.assets"
+# Encodings kept precompressed, in the order preferred when the client takes several equally.
+PRECOMPRESSED = ("br", "gzip")
+_SUFFIX = {"br": ".br", "gzip": ".gz"}
+_compressing = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A file served under a content-hashed URL.
+
+    path: the file on disk; digest: the first DIGEST_CHARS hex digits of its SHA-256 (what `v`
+    must equal for the response to be cached as immutable).
+    """
+
+    path: Path
+    digest: str
+
+
+def file_digest(path: Path) -> str:
+    """The first DIGEST_CHARS hex digits of the SHA-256 of the file at `path` (OSError if unreadable)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:DIGEST_CHARS]
+
+
+def _table(app: Flask) -> dict[tuple[str, str], Asset]:
+    return app.extensions[EXTENSION]
+
+
+def register(app: Flask, endpoint: str, path: Path, filename: str = "") -> Asset:
+    """Serve `path` from `endpoint` under a hashed URL (`filename`: the endpoint's argument, if any).
+
+    Hashes the file now (once per process). Raises OSError if it cannot be read.
+    """
+    asset = Asset(Path(path), file_digest(Path(path)))
+    _table(app)[(endpoint, filename)] = asset
+    return asset
+
+
+def asset_for(endpoint: str, filename: str = "") -> Asset:
+    """The asset registered for `endpoint` (and `filename`) in the current app; KeyError if none."""
+    return _table(current_app)[(endpoint, filename)]
+
+
+def init_app(app: Flask) -> None:
+    """Hash every file of the static folder, add `v` to their URLs, set their Cache-Control and
+    keep the session out of asset requests. Other modules add files with `register`."""
+    app.extensions[EXTENSION] = {}
+    static = Path(app.static_folder) if app.static_folder else None
+    if static is not None and static.is_dir():
+        for path in sorted(p for p in static.rglob("*") if p.is_file()):
+            register(app, "static", path, path.relative_to(static).as_posix())
+    app.url_defaults(_add_digest)
+    app.after_request(_cache_headers)
+    app.session_interface = AssetAwareSessionInterface()
+
+
+def _asset_for_request() -> Asset | None:
+    if request.endpoint is None or EXTENSION not in current_app.extensions:
+        return None
+    key = (request.endpoint, (request.view_args or {}).get("filename", ""))
+    return _table(current_app).get(key)
+
+
+def is_asset_request() -> bool:
+    """True when this request is for an asset endpoint (any static file, even a missing one, or
+    plotly.js): the requests that need no session."""
+    if request.endpoint is None or EXTENSION not in current_app.extensions:
+        return False
+    return any(endpoint == request.endpoint for endpoint, _ in _table(current_app))
+
+
+def _add_digest(endpoint: str, values: dict) -> None:
+    asset = _table(current_app).get((endpoint, values.get("filename", "")))
+    if asset is not None:
+        values.setdefault("v", asset.digest)
+
+
+def _cache_headers(response: Response) -> Response:
+    asset = _asset_for_request()
+    if asset is None:
+        return response
+    if request.args.get("v") == asset.digest and response.status_code in (200, 206, 304):
+        response.headers["Cache-Control"] = IMMUTABLE
+        response.headers.pop("Expires", None)
+    else:
+        # Not the URL this release links to (none, or an old or mistyped digest): the content
+        # may differ from what the URL names, so the browser must ask again next time.
+        response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+class AssetAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's cookie session, except that asset responses never set the cookie.
+
+    Flask re-sends a permanent session's cookie on every response to extend its life; static
+    files are fetched outside the user's activity and cached for a year, so they must not.
+    """
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        if is_asset_request():
+            return False
+        return super().should_set_cookie(app, session)
+
+
+def precompressed(asset: Asset, encoding: str, folder: Path) -> Path:
+    """The file of `asset` compressed with `encoding` ("br" or "gzip"), made once in `folder`.
+
+    The name carries the digest, so a new release of the file gets a new compressed copy. Brotli
+    at its highest quality takes seconds for plotly.js (4.8 MB), which is why it is made once,
+    on the first request that asks for it, and written atomically (another process may be making
+    the same file: the last rename wins, both copies being identical). Raises ValueError for an
+    unknown encoding, OSError if `folder` cannot be written.
+    """
+    if encoding not in _SUFFIX:
+        raise ValueError(f"unknown encoding {encoding!r}; use one of {', '.join(_SUFFIX)}")
+    target = folder / f"{asset.path.stem}.{asset.digest}{asset.path.suffix}{_SUFFIX[encoding]}"
+    if target.exists():
+        return target
+    with _compressing:
+        if target.exists():
+            return target
+        data = asset.path.read_bytes()
+        if encoding == "br":
+            # lgwin 24: a 16 MB window, so matches can reach across the whole 4.8 MB file.
+            packed = brotli.compress(data, quality=11, lgwin=24)
+        else:
+            packed = gzip.compress(data, compresslevel=9, mtime=0)
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        partial.write_bytes(packed)
+        os.replace(partial, target)
+    return target
+
+
+def send_asset(asset: Asset, mimetype: str, folder: Path) -> Response:
+    """`asset` as a response: its br or gzip copy (made once in `folder`) when Accept-Encoding
+    takes one, else the file itself; conditional (ETag from the digest), `Vary: Accept-Encoding`.
+    """
+    encoding = request.accept_encodings.best_match(PRECOMPRESSED)
+    if encoding is None:
+        response = send_file(
+            asset.path, mimetype=mimetype, etag=asset.digest, download_name=asset.path.name
+        )
+    else:
+        response = send_file(
+            precompressed(asset, encoding, folder),
+            mimetype=mimetype,
+            etag=f"{asset.digest}-{encoding}",
+            download_name=asset.path.name,
+        )
+        response.headers["Content-Encoding"] = encoding
+    response.vary.add("Accept-Encoding")
+    return response
