@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -381,3 +382,72 @@ def test_precompressed_copy_follows_a_new_release_of_the_file(tmp_path):
     second = assets.precompressed(assets.Asset(source, assets.file_digest(source)), "gzip", folder)
     assert first != second
     assert gzip.decompress(second.read_bytes()) == source.read_bytes()
+
+
+def test_static_files_decode_to_themselves_in_every_encoding(client):
+    for path in sorted(STATIC_DIR.iterdir()):
+        for accept in ("br", "gzip", "identity"):
+            response = client.get(
+                f"/static/{path.name}?v={sha(path)}",
+                headers={"Accept-Encoding": accept},
+                buffered=True,
+            )
+            assert response.status_code == 200
+            if len(path.read_bytes()) > 1000:  # tiny files are not worth compressing
+                assert response.headers.get("Content-Encoding", "identity") == accept, path.name
+            assert decode(response) == path.read_bytes(), (path.name, accept)
+
+
+def _send(app, asset, folder, accept):
+    with app.test_request_context(headers={"Accept-Encoding": accept}):
+        response = assets.send_asset(asset, "text/javascript", folder)
+    response.direct_passthrough = False
+    try:
+        return response.headers.get("Content-Encoding"), decode(response)
+    finally:
+        response.close()
+
+
+def test_brotli_copy_is_made_in_the_background_while_gzip_is_served(app, tmp_path):
+    source = tmp_path / "carte du monde 🇰🇪.js"
+    source.write_bytes(("var x = '=SUM(A1)</script>خريطة';\n" * 3000).encode())
+    asset = assets.Asset(source, assets.file_digest(source))
+    folder = tmp_path / "instance" / "vendor"
+
+    # Nothing made yet: this request gets gzip (made on the spot), brotli starts in the background.
+    assert _send(app, asset, folder, CHROMIUM_ACCEPT) == ("gzip", source.read_bytes())
+    assets.wait_for_background(timeout=60)
+    assert _send(app, asset, folder, CHROMIUM_ACCEPT) == ("br", source.read_bytes())
+    assert _send(app, asset, folder, "gzip;q=1, br;q=0.5") == ("gzip", source.read_bytes())
+    assert _send(app, asset, folder, "identity") == (None, source.read_bytes())
+    assert sorted(p.suffix for p in folder.iterdir()) == [".br", ".gz"]  # no claim, no partial
+
+
+def test_brotli_only_client_gets_the_file_until_the_copy_is_ready(app, tmp_path):
+    source = tmp_path / "lib.js"
+    source.write_text("var release = 1;\n" * 500)
+    asset = assets.Asset(source, assets.file_digest(source))
+    folder = tmp_path / "vendor"
+    assert _send(app, asset, folder, "br") == (None, source.read_bytes())
+    assets.wait_for_background(timeout=60)
+    assert _send(app, asset, folder, "br") == ("br", source.read_bytes())
+
+
+def test_a_copy_another_process_is_making_is_not_made_twice(app, tmp_path):
+    source = tmp_path / "lib.js"
+    source.write_text("var release = 1;\n" * 500)
+    asset = assets.Asset(source, assets.file_digest(source))
+    folder = tmp_path / "vendor"
+    folder.mkdir()
+    claim = folder / f"lib.{asset.digest}.js.br.claim"
+    claim.touch()  # another worker is compressing
+    assert assets.ready_copy(asset, "br", folder) is None
+    assets.wait_for_background(timeout=60)
+    assert not (folder / f"lib.{asset.digest}.js.br").exists()
+    # A claim left by a process that died long ago is taken over.
+    old = claim.stat().st_mtime - assets.STALE_CLAIM - 1
+    os.utime(claim, (old, old))
+    assert assets.ready_copy(asset, "br", folder) is None
+    assets.wait_for_background(timeout=60)
+    assert assets.ready_copy(asset, "br", folder) == folder / f"lib.{asset.digest}.js.br"
+    assert not claim.exists()

@@ -1,6 +1,9 @@
 """Static files for slow links: content-hashed URLs cached for a year, precompressed plotly.js,
 and no session work on requests for them.
 
+plotly.js (4.8 MB) is sent from copies compressed once per release into the instance folder:
+gzip on the first request that takes it, brotli (1.1 MB, but 8-20 s to make) in the background.
+
 Every `url_for` of a registered asset (all of `static/`, and plotly.js) carries `?v=<digest>`,
 the start of the file's SHA-256 computed once at start-up. A request whose `v` matches is
 answered `Cache-Control: public, max-age=31536000, immutable`: browsers then reuse the file
@@ -17,6 +20,7 @@ import gzip
 import hashlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +34,11 @@ DIGEST_CHARS = 16  # 64 bits of SHA-256: no collision between two releases of on
 EXTENSION = "survey.assets"
 # Encodings kept precompressed, in the order preferred when the client takes several equally.
 PRECOMPRESSED = ("br", "gzip")
+BACKGROUND = {"br"}  # too slow to make while a request waits (see ready_copy)
+STALE_CLAIM = 15 * 60  # seconds after which an unfinished compression is taken over
 _SUFFIX = {"br": ".br", "gzip": ".gz"}
-_compressing = threading.Lock()
+_jobs: dict[Path, threading.Thread] = {}
+_jobs_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -132,52 +139,120 @@ class AssetAwareSessionInterface(SecureCookieSessionInterface):
         return super().should_set_cookie(app, session)
 
 
-def precompressed(asset: Asset, encoding: str, folder: Path) -> Path:
-    """The file of `asset` compressed with `encoding` ("br" or "gzip"), made once in `folder`.
-
-    The name carries the digest, so a new release of the file gets a new compressed copy. Brotli
-    at its highest quality takes seconds for plotly.js (4.8 MB), which is why it is made once,
-    on the first request that asks for it, and written atomically (another process may be making
-    the same file: the last rename wins, both copies being identical). Raises ValueError for an
-    unknown encoding, OSError if `folder` cannot be written.
-    """
+def _copy_path(asset: Asset, encoding: str, folder: Path) -> Path:
     if encoding not in _SUFFIX:
         raise ValueError(f"unknown encoding {encoding!r}; use one of {', '.join(_SUFFIX)}")
-    target = folder / f"{asset.path.stem}.{asset.digest}{asset.path.suffix}{_SUFFIX[encoding]}"
+    # The name carries the digest: a new release of the file gets a new compressed copy.
+    return folder / f"{asset.path.stem}.{asset.digest}{asset.path.suffix}{_SUFFIX[encoding]}"
+
+
+def precompressed(asset: Asset, encoding: str, folder: Path) -> Path:
+    """The file of `asset` compressed with `encoding` ("br" or "gzip") in `folder`, made now
+    unless it is there already; written atomically (another process making the same copy at the
+    same time is harmless: both are identical and the last rename wins).
+
+    Raises ValueError for an unknown encoding, OSError if `folder` cannot be written.
+    """
+    target = _copy_path(asset, encoding, folder)
     if target.exists():
         return target
-    with _compressing:
-        if target.exists():
-            return target
-        data = asset.path.read_bytes()
-        if encoding == "br":
-            # lgwin 24: a 16 MB window, so matches can reach across the whole 4.8 MB file.
-            packed = brotli.compress(data, quality=11, lgwin=24)
-        else:
-            packed = gzip.compress(data, compresslevel=9, mtime=0)
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-        partial.write_bytes(packed)
-        os.replace(partial, target)
+    data = asset.path.read_bytes()
+    if encoding == "br":
+        # lgwin 24: a 16 MB window, so matches can reach across the whole 4.8 MB of plotly.js.
+        packed = brotli.compress(data, quality=11, lgwin=24)
+    else:
+        packed = gzip.compress(data, compresslevel=9, mtime=0)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.partial")
+    partial.write_bytes(packed)
+    os.replace(partial, target)
     return target
 
 
-def send_asset(asset: Asset, mimetype: str, folder: Path) -> Response:
-    """`asset` as a response: its br or gzip copy (made once in `folder`) when Accept-Encoding
-    takes one, else the file itself; conditional (ETag from the digest), `Vary: Accept-Encoding`.
+def _claim(target: Path) -> bool:
+    """Take the job of making `target` for this process; False while another process has it."""
+    claim = target.with_name(target.name + ".claim")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        try:
+            age = time.time() - claim.stat().st_mtime
+        except FileNotFoundError:  # its maker just finished
+            return False
+        if age < STALE_CLAIM:
+            return False
+        os.utime(claim)  # left by a process that died while compressing: take it over
+        return True
+
+
+def _make_in_background(asset: Asset, encoding: str, folder: Path, target: Path) -> None:
+    try:
+        precompressed(asset, encoding, folder)
+    finally:
+        target.with_name(target.name + ".claim").unlink(missing_ok=True)
+
+
+def ready_copy(asset: Asset, encoding: str, folder: Path) -> Path | None:
+    """The compressed copy if it exists; else None, having started making it in a background
+    thread (once per process, and in one process at a time) when no other is making it.
+
+    Brotli at its highest quality takes 8-20 s for plotly.js: longer than a request should wait
+    (gunicorn's default worker timeout is 30 s), so requests meanwhile get another encoding.
     """
-    encoding = request.accept_encodings.best_match(PRECOMPRESSED)
-    if encoding is None:
-        response = send_file(
-            asset.path, mimetype=mimetype, etag=asset.digest, download_name=asset.path.name
+    target = _copy_path(asset, encoding, folder)
+    if target.exists():
+        return target
+    with _jobs_lock:
+        job = _jobs.get(target)
+        if (job is None or not job.is_alive()) and _claim(target):
+            job = threading.Thread(
+                target=_make_in_background,
+                args=(asset, encoding, folder, target),
+                name=f"precompress {target.name}",
+                daemon=True,
+            )
+            _jobs[target] = job
+            job.start()
+    return None
+
+
+def wait_for_background(timeout: float | None = None) -> None:
+    """Block until this process's background compressions have finished (tests, benchmarks)."""
+    with _jobs_lock:
+        jobs = list(_jobs.values())
+    for job in jobs:
+        job.join(timeout)
+
+
+def send_asset(asset: Asset, mimetype: str, folder: Path) -> Response:
+    """`asset` as a response, compressed as the client prefers when a copy is ready.
+
+    br comes from a copy made in the background (`ready_copy`); until it exists a client that
+    also takes gzip gets the gzip copy (made on the spot: ~0.2 s for plotly.js), else the file
+    itself. Conditional (ETag from the digest and encoding); `Vary: Accept-Encoding`.
+    """
+    accepted = request.accept_encodings
+    path, encoding = asset.path, None
+    for candidate in sorted(PRECOMPRESSED, key=lambda e: -accepted[e]):
+        if not accepted[candidate]:
+            continue
+        ready = (
+            ready_copy(asset, candidate, folder)
+            if candidate in BACKGROUND
+            else precompressed(asset, candidate, folder)
         )
-    else:
-        response = send_file(
-            precompressed(asset, encoding, folder),
-            mimetype=mimetype,
-            etag=f"{asset.digest}-{encoding}",
-            download_name=asset.path.name,
-        )
+        if ready is not None:
+            path, encoding = ready, candidate
+            break
+    response = send_file(
+        path,
+        mimetype=mimetype,
+        etag=f"{asset.digest}-{encoding or 'identity'}",
+        download_name=asset.path.name,
+    )
+    if encoding is not None:
         response.headers["Content-Encoding"] = encoding
     response.vary.add("Accept-Encoding")
     return response

@@ -41,10 +41,11 @@ def init_app(app: Flask) -> None:
     # and every browser that sends zstd also sends br. gzip at 9 for clients without brotli
     # (2 ms more than 6 on that page, 2 kB less; 2 kB is 40 ms at 400 kbit/s).
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
-    # Streamed bodies (send_file: static files, the CSV/JSON of downloads) are compressed chunk by
-    # chunk; Flask-Compress leaves gzip out of streaming as unsuitable, so clients without brotli
-    # get deflate there.
-    app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "deflate"])
+    # Streamed bodies (send_file: the static files) are compressed chunk by chunk. Flask-Compress
+    # leaves gzip out of its streaming default (written when it compressed each chunk as a whole
+    # gzip file); 1.25 streams gzip through one zlib compressor, and a client without brotli
+    # would otherwise get the files uncompressed (tests/test_transfer.py decodes both).
+    app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "gzip"])
     app.config.setdefault("COMPRESS_BR_LEVEL", 5)
     app.config.setdefault("COMPRESS_LEVEL", 9)
     app.config.setdefault("COMPRESS_MIMETYPES", MIMETYPES)
