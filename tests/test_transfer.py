@@ -451,3 +451,15 @@ def test_a_copy_another_process_is_making_is_not_made_twice(app, tmp_path):
     assets.wait_for_background(timeout=60)
     assert assets.ready_copy(asset, "br", folder) == folder / f"lib.{asset.digest}.js.br"
     assert not claim.exists()
+
+
+def test_unwritable_instance_folder_sends_the_file_uncompressed(app, tmp_path, caplog):
+    source = tmp_path / "lib.js"
+    source.write_text("var release = 1;\n" * 500)
+    asset = assets.Asset(source, assets.file_digest(source))
+    blocked = tmp_path / "not a folder"
+    blocked.write_text("a file where the vendor folder should be")
+    for accept in ("gzip", "br", CHROMIUM_ACCEPT):
+        assert _send(app, asset, blocked / "vendor", accept) == (None, source.read_bytes())
+    assets.wait_for_background(timeout=60)
+    assert "make the folder writable" in caplog.text

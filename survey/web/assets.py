@@ -1,9 +1,6 @@
 """Static files for slow links: content-hashed URLs cached for a year, precompressed plotly.js,
 and no session work on requests for them.
 
-plotly.js (4.8 MB) is sent from copies compressed once per release into the instance folder:
-gzip on the first request that takes it, brotli (1.1 MB, but 8-20 s to make) in the background.
-
 Every `url_for` of a registered asset (all of `static/`, and plotly.js) carries `?v=<digest>`,
 the start of the file's SHA-256 computed once at start-up. A request whose `v` matches is
 answered `Cache-Control: public, max-age=31536000, immutable`: browsers then reuse the file
@@ -12,12 +9,17 @@ without asking again until a new release changes its digest, hence its URL. A re
 
 Asset requests skip the session user (`is_asset_request`, checked in `auth.load_user`): no
 database query, no `no-store`, and no refreshed session cookie (`AssetAwareSessionInterface`).
+
+plotly.js (4.8 MB) is sent from copies compressed once per release into the instance folder:
+gzip on the first request that takes it, brotli (1.1 MB, but 8-27 s to make on 2 busy cores)
+in the background (`send_asset`).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -39,6 +41,7 @@ STALE_CLAIM = 15 * 60  # seconds after which an unfinished compression is taken 
 _SUFFIX = {"br": ".br", "gzip": ".gz"}
 _jobs: dict[Path, threading.Thread] = {}
 _jobs_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,8 @@ def _claim(target: Path) -> bool:
 def _make_in_background(asset: Asset, encoding: str, folder: Path, target: Path) -> None:
     try:
         precompressed(asset, encoding, folder)
+    except OSError as exc:
+        log.warning("could not write %s (%s); it is sent with another encoding", target, exc)
     finally:
         target.with_name(target.name + ".claim").unlink(missing_ok=True)
 
@@ -198,7 +203,7 @@ def ready_copy(asset: Asset, encoding: str, folder: Path) -> Path | None:
     """The compressed copy if it exists; else None, having started making it in a background
     thread (once per process, and in one process at a time) when no other is making it.
 
-    Brotli at its highest quality takes 8-20 s for plotly.js: longer than a request should wait
+    Brotli at its highest quality takes 8-27 s for plotly.js: longer than a request should wait
     (gunicorn's default worker timeout is 30 s), so requests meanwhile get another encoding.
     """
     target = _copy_path(asset, encoding, folder)
@@ -238,11 +243,22 @@ def send_asset(asset: Asset, mimetype: str, folder: Path) -> Response:
     for candidate in sorted(PRECOMPRESSED, key=lambda e: -accepted[e]):
         if not accepted[candidate]:
             continue
-        ready = (
-            ready_copy(asset, candidate, folder)
-            if candidate in BACKGROUND
-            else precompressed(asset, candidate, folder)
-        )
+        try:
+            ready = (
+                ready_copy(asset, candidate, folder)
+                if candidate in BACKGROUND
+                else precompressed(asset, candidate, folder)
+            )
+        except OSError as exc:  # e.g. a read-only instance folder: slower, but never an error
+            log.warning(
+                "cannot keep a %s copy of %s in %s (%s): make the folder writable for the app;"
+                " sending the file uncompressed meanwhile",
+                candidate,
+                asset.path.name,
+                folder,
+                exc,
+            )
+            break
         if ready is not None:
             path, encoding = ready, candidate
             break
