@@ -453,3 +453,42 @@ def test_an_answer_the_server_refuses_stays_on_the_page_with_its_message(page, d
     assert stored(db, round_id) == "A shorter answer"
     page.locator('fieldset[id="f-TIP-5.measures"] .field-error').wait_for(state="detached")
     assert page.evaluate("localStorage.length") == 0
+
+
+# -- light on slow links: static files fetched once, then taken from the browser's cache ----------
+
+
+def test_repeat_page_views_fetch_no_static_files(page, app, round_id):
+    """Counted on the server: every request that reaches the app, whatever the browser says."""
+    reached = []
+    serve = app.wsgi_app
+
+    def counting(environ, start_response):
+        reached.append(environ["PATH_INFO"])
+        return serve(environ, start_response)
+
+    app.wsgi_app = counting
+    encodings = {}
+    page.on(
+        "response",
+        lambda r: encodings.setdefault(r.url.split("?")[0].rsplit("/", 1)[-1], r.headers),
+    )
+    chapter = f"/fill/{round_id}/{CHAPTER}"
+    open_chapter(page, "ken@example.org", round_id)
+    page.wait_for_load_state("networkidle")
+    first = [path for path in reached if path.startswith("/static/")]
+    # The first views (login page, overview, chapter) do fetch them, compressed.
+    assert {"/static/style.css", "/static/print.css", "/static/fill.js"} <= set(first)
+    assert encodings["fill.js"].get("content-encoding") == "br"
+    assert "immutable" in encodings["fill.js"]["cache-control"]
+
+    reached.clear()
+    page.goto("/fill/")
+    page.goto(chapter)
+    page.goto(f"/fill/{round_id}/TIP/victim_protection")
+    page.go_back()
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert page.locator(MEASURES).count() == 1  # the chapter page, styled and working
+    assert reached.count(chapter) >= 2  # the pages themselves did reach the server
+    assert [path for path in reached if path.startswith("/static/")] == []

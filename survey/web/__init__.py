@@ -60,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
         BASE_URL=None,
     )
     app.config.update(config)
+    app.config["INSTANCE_PATH"] = str(instance)  # where plotly.js is kept precompressed (assets.py)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 
@@ -67,8 +68,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     connect(app.config["DATABASE"]).conn.close()  # run migrations once at start-up
 
-    from . import admin, auth, db, fill, i18n, review, widgets
+    from . import admin, assets, auth, compression, db, fill, i18n, review, widgets
 
+    compression.init_app(app)  # first: its after_request hook then runs last
+    assets.init_app(app)  # before the blueprints, which register their own assets
     db.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)

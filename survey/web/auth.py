@@ -37,6 +37,7 @@ from ..storage.users import (
     redeem_invitation,
     user_for_api_token,
 )
+from .assets import is_asset_request
 from .db import get_db
 from .forms import InviteForm, LoginForm
 
@@ -58,6 +59,8 @@ def _hash(sid: str) -> str:
 def load_user():
     g.user = None
     g.api = False
+    if is_asset_request():  # the same file for everyone: no session, no database
+        return
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer ") and request.path.startswith("/api/"):
         g.user = user_for_api_token(get_db(), header[7:].strip())
