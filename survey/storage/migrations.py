@@ -159,6 +159,29 @@ MIGRATIONS: list[tuple[str, str | Callable]] = [
         """,
     ),
     ("0005_answer_scales_per_obligation", lambda db: move_answers_to_obligation_scales(db)),
+    (
+        "0007_export_builds",
+        """
+        -- Exports built in the background (survey/exports/jobs.py): one row per file, keyed by
+        -- its kind, round, filters and data version, with the progress the page shows.
+        CREATE TABLE export_builds (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            round_id TEXT NOT NULL REFERENCES rounds(id),
+            params TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+            rows_done INTEGER NOT NULL DEFAULT 0,
+            rows_expected INTEGER NOT NULL DEFAULT 0,
+            name TEXT NOT NULL,
+            error TEXT,
+            path TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX export_builds_by_export ON export_builds (kind, round_id, params);
+        """,
+    ),
 ]
 
 # -- 0005: answer scales per obligation level (questionnaire 2026.2, docs/scoring.md) ---------
