@@ -189,6 +189,9 @@ def served(tmp_path):
             str(port),
             "--workers",
             "2",
+            # Threaded workers: 16 saves truly in flight at once when the server is killed.
+            "--worker-class",
+            "gthread",
             "--threads",
             "8",
         ],
