@@ -120,7 +120,7 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Public address of the app (e.g. https://survey.example.org) used in invitation links "
         "printed by the CLI. Default: the address of the request, or http://127.0.0.1:5000. "
-        "`--base-url` on `survey users add|invite` overrides it.",
+        "`--base-url` on `survey users add` and `survey users invite` overrides it.",
     ),
     Setting(
         "QUESTIONNAIRE_DIR",
@@ -141,10 +141,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "WORKER_CLASS",
         "SURVEY_WORKER_CLASS",
-        "sync",
-        "gunicorn worker class of `survey serve` (`--worker-class`): `sync` (one request at a "
-        "time per worker process; measured faster, see benchmarks/serve_load.py) or "
-        "`gthread` (`SURVEY_THREADS` threads per worker).",
+        "gthread",
+        "gunicorn worker class of `survey serve` (`--worker-class`): `gthread` "
+        "(`SURVEY_THREADS` threads per worker process; measured faster, see "
+        "benchmarks/serve_load.py) or `sync` (one request at a time per worker process).",
         _worker_class,
     ),
     Setting(

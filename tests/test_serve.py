@@ -160,14 +160,16 @@ def test_serve_options_come_from_arguments_then_settings_then_defaults(monkeypat
     for name in ("SURVEY_WORKER_CLASS", "SURVEY_THREADS", "SURVEY_WORKERS", "SURVEY_PORT"):
         monkeypatch.delenv(name, raising=False)
     default = ServeOptions.resolve()
-    assert (default.worker_class, default.threads, default.port) == ("sync", 1, 5000)
+    assert (default.worker_class, default.threads, default.port) == ("gthread", 4, 5000)
     assert 2 <= default.workers <= 8
 
-    monkeypatch.setenv("SURVEY_WORKER_CLASS", "gthread")
-    monkeypatch.setenv("SURVEY_THREADS", "6")
+    monkeypatch.setenv("SURVEY_WORKER_CLASS", "sync")
     monkeypatch.setenv("SURVEY_PORT", "8123")
     from_env = ServeOptions.resolve()
-    assert (from_env.worker_class, from_env.threads, from_env.port) == ("gthread", 6, 8123)
+    assert (from_env.worker_class, from_env.threads, from_env.port) == ("sync", 1, 8123)
+    monkeypatch.setenv("SURVEY_WORKER_CLASS", "gthread")
+    monkeypatch.setenv("SURVEY_THREADS", "6")
+    assert ServeOptions.resolve().threads == 6
     explicit = ServeOptions.resolve(worker_class="sync", port=9000)
     assert (explicit.worker_class, explicit.threads, explicit.port) == ("sync", 1, 9000)
     config = explicit.gunicorn_config()
