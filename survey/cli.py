@@ -97,8 +97,8 @@ def init(db_path):
     "--worker-class",
     type=click.Choice(WORKER_CLASSES),
     default=None,
-    help="gunicorn workers: sync (one request at a time per process; the default, measured "
-    "faster) or gthread (threads per process). Default: $SURVEY_WORKER_CLASS, else sync.",
+    help="gunicorn workers: gthread (threads per process; measured faster) or sync (one "
+    "request at a time per process). Default: $SURVEY_WORKER_CLASS, else gthread.",
 )
 @click.option(
     "--workers",
@@ -762,13 +762,22 @@ def restore(db_path, file):
 
 
 @main.command("settings")
-def settings_command():
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print the documentation table (defaults and meanings) instead.",
+)
+def settings_command(markdown):
     """Print every deployment setting: variable, current value and where it comes from.
 
-    Secrets are masked. The same table, with defaults and meanings, is in docs/deployment.md.
+    Secrets are masked; exit 1 when a value cannot be read. The table of defaults and meanings
+    is in docs/deployment.md (`--markdown` prints it).
     """
-    from .settings import current_values
+    from .settings import as_markdown, current_values
 
+    if markdown:
+        click.echo(as_markdown())
+        return
     rows = current_values()
     width = max(len(row.setting.env) for row in rows)
     for row in rows:
