@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -11,14 +10,30 @@ import click
 
 from .i18n import LANGUAGES
 from .questionnaire import check_directory, default_directory, get_questionnaire
+from .settings import WORKER_CLASSES, SettingError, setting
 from .storage import connect, database_path
+
+
+def _db_path(ctx: click.Context, _param, value):
+    """--db after the subcommand, else --db before it (`survey --db X demo`), else None."""
+    before = ctx.find_root().params.get("db_path")
+    if value is not None and before is not None and Path(value) != Path(before):
+        raise click.UsageError(
+            f"--db given twice with different files ({before} before the command, {value} "
+            "after it); give it once"
+        )
+    return value if value is not None else before
+
+
+DB_HELP = "SQLite database file (default: $SURVEY_DATABASE, else instance/survey.db)."
 
 db_option = click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="SQLite database file (default: $SURVEY_DATABASE, else instance/survey.db).",
+    callback=_db_path,
+    help=DB_HELP + " May also come before the command: `survey --db FILE demo`.",
 )
 
 
@@ -31,9 +46,29 @@ def open_db(db_path):
     return connect(path)
 
 
-@click.group()
+class _Main(click.Group):
+    """The `survey` group: an unreadable setting or questionnaire is an error message, not a
+    traceback (each names the variable, or the file and key)."""
+
+    def invoke(self, ctx):
+        from .questionnaire import QuestionnaireError
+
+        try:
+            return super().invoke(ctx)
+        except SettingError as exc:
+            raise click.ClickException(f"unreadable setting: {exc}") from None
+        except QuestionnaireError as exc:
+            raise click.ClickException(
+                f"the questionnaire in {default_directory()} does not load:\n{exc}\n"
+                "(`survey questionnaire check` lists every problem; SURVEY_QUESTIONNAIRES "
+                "chooses the folder)"
+            ) from None
+
+
+@click.group(cls=_Main)
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None, help=DB_HELP)
 @click.version_option(package_name="survey")
-def main():
+def main(db_path):
     """Technical-assistance needs-assessment surveys for UNTOC, its Protocols and UNCAC."""
 
 
@@ -52,40 +87,83 @@ def init(db_path):
 
 @main.command()
 @db_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
 @click.option(
-    "--workers", default=None, type=int, help="gunicorn workers (default: 2 x CPUs, at most 8)."
+    "--host", default=None, help="Address to listen on (default: $SURVEY_HOST, else 127.0.0.1)."
 )
-@click.option("--threads", default=4, show_default=True, type=int, help="threads per worker")
+@click.option(
+    "--port", default=None, type=click.IntRange(1, 65535), help="(default: $SURVEY_PORT, else 5000)"
+)
+@click.option(
+    "--worker-class",
+    type=click.Choice(WORKER_CLASSES),
+    default=None,
+    help="gunicorn workers: gthread (threads per process; measured faster) or sync (one "
+    "request at a time per process). Default: $SURVEY_WORKER_CLASS, else gthread.",
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Worker processes (default: $SURVEY_WORKERS, else 2 x CPUs, at least 2, at most 8).",
+)
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Threads per gthread worker (default: $SURVEY_THREADS, else 4).",
+)
+@click.option(
+    "--pid",
+    "pid_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write the master's process id to this file, for restart signals ($SURVEY_PID_FILE).",
+)
 @click.option(
     "--demo", is_flag=True, help="Fill the database with the demo dataset first (if empty)."
 )
 @click.option(
     "--debug", is_flag=True, help="Flask's development server with reloader (never in production)."
 )
-def serve(db_path, host, port, workers, threads, demo, debug):
+def serve(db_path, host, port, worker_class, workers, threads, pid_file, demo, debug):
     """Run the web application on a production WSGI server (gunicorn)."""
     from .setup import prepare
     from .web import create_app
+    from .web.server import ServeOptionError, ServeOptions, run_gunicorn
 
+    try:
+        options = ServeOptions.resolve(
+            host=host,
+            port=port,
+            worker_class=worker_class,
+            workers=workers,
+            threads=threads,
+            pid_file=pid_file,
+        )
+    except ServeOptionError as exc:
+        raise click.UsageError(str(exc)) from None
     path = database_path(db_path).resolve()
     db, message = prepare(path)
-    if demo:
-        from .demo import ensure_demo
+    try:
+        if demo:
+            from .demo import ensure_demo
 
-        click.echo(ensure_demo(db))
+            click.echo(ensure_demo(db))
+    finally:
+        # gunicorn forks its workers from this process: a connection still open here would be
+        # shared by every worker, which SQLite documents as a way to corrupt the database.
+        # Workers open their own connection per request (survey.web.db).
+        db.conn.close()
     if message:
         click.echo(message)
-    os.environ["SURVEY_DATABASE"] = str(path)
+    # The app is built here, once, and inherited by every worker; create_app closes the
+    # connection it opens for the migrations.
     app = create_app({"DATABASE": str(path)})
-    click.echo(f"Serving on http://{host}:{port}/ (database {path})")
+    click.echo(f"Serving on http://{options.host}:{options.port}/ (database {path})")
     if debug:
-        app.run(host=host, port=port, debug=True)
+        app.run(host=options.host, port=options.port, debug=True)
         return
-    from .web.server import run_gunicorn
-
-    run_gunicorn(app, host=host, port=port, workers=workers, threads=threads)
+    run_gunicorn(app, options)
 
 
 # -- questionnaire ---------------------------------------------------------------------------
@@ -273,6 +351,10 @@ def users():
     """User accounts."""
 
 
+def _base_url(explicit: str | None) -> str:
+    return (setting("BASE_URL", explicit) or "http://127.0.0.1:5000").rstrip("/")
+
+
 @users.command("add")
 @db_option
 @click.argument("email")
@@ -282,9 +364,8 @@ def users():
 @click.option("--password", help="Set a password now instead of sending an invitation link.")
 @click.option(
     "--base-url",
-    default="http://127.0.0.1:5000",
-    show_default=True,
-    help="For the invitation link.",
+    default=None,
+    help="For the invitation link (default: $SURVEY_BASE_URL, else http://127.0.0.1:5000).",
 )
 def users_add(db_path, email, role, state_iso3, name, password, base_url):
     """Add a user; prints a one-time invitation link unless --password is given."""
@@ -300,14 +381,18 @@ def users_add(db_path, email, role, state_iso3, name, password, base_url):
     if password is None:
         token = create_invitation(db, user["id"])
         click.echo(
-            f"Invitation link (valid 72 hours, works once): {base_url.rstrip('/')}/invite/{token}"
+            f"Invitation link (valid 72 hours, works once): {_base_url(base_url)}/invite/{token}"
         )
 
 
 @users.command("invite")
 @db_option
 @click.argument("email")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+@click.option(
+    "--base-url",
+    default=None,
+    help="For the invitation link (default: $SURVEY_BASE_URL, else http://127.0.0.1:5000).",
+)
 def users_invite(db_path, email, base_url):
     """Issue a new one-time link for a user to set a password."""
     from .storage.users import create_invitation, get_user_by_email
@@ -318,7 +403,7 @@ def users_invite(db_path, email, base_url):
         raise click.ClickException(f"no user '{email}'")
     token = create_invitation(db, user["id"])
     click.echo(
-        f"Invitation link (valid 72 hours, works once): {base_url.rstrip('/')}/invite/{token}"
+        f"Invitation link (valid 72 hours, works once): {_base_url(base_url)}/invite/{token}"
     )
 
 
@@ -676,18 +761,62 @@ def restore(db_path, file):
     )
 
 
+@main.command("settings")
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print the documentation table (defaults and meanings) instead.",
+)
+def settings_command(markdown):
+    """Print every deployment setting: variable, current value and where it comes from.
+
+    Secrets are masked; exit 1 when a value cannot be read. The table of defaults and meanings
+    is in docs/deployment.md (`--markdown` prints it).
+    """
+    from .settings import as_markdown, current_values
+
+    if markdown:
+        click.echo(as_markdown())
+        return
+    rows = current_values()
+    width = max(len(row.setting.env) for row in rows)
+    for row in rows:
+        shown = row.shown if row.source != "unset" else "(not set)"
+        note = "" if row.source == "unset" else f"  [{row.source}]"
+        click.echo(f"{row.setting.env:<{width}}  {shown}{note}")
+    problems = []
+    for row in rows:
+        try:
+            setting(row.setting.name)
+        except SettingError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        click.echo(f"unreadable: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+
+
 @main.group()
 def i18n():
     """Interface translations (gettext catalogs under survey/translations)."""
 
 
 @i18n.command("compile")
-def i18n_compile():
-    """Compile the .po catalogs into .mo files (the app also does this at start-up when needed)."""
-    from .web.i18n import compile_catalogs
+@db_option
+def i18n_compile(db_path):
+    """Compile the .po catalogs into the instance folder (the app does this at start when needed).
 
-    written = compile_catalogs(force=True)
-    click.echo(f"Compiled {len(written)} catalog(s)")
+    An installed wheel carries catalogs compiled at build time and does not need this; a source
+    checkout compiles into `translations/` next to the database, never into the package.
+    """
+    from .i18n import CATALOGS, compile_catalogs
+
+    target = database_path(db_path).parent / "translations"
+    try:
+        written = compile_catalogs(CATALOGS, target, force=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the catalogs into {target}: {exc}") from None
+    click.echo(f"Compiled {len(written)} catalog(s) into {target}")
 
 
 @i18n.command("check")

@@ -7,7 +7,10 @@ messages stay in English.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 LANGUAGES = {
     "en": "English",
@@ -19,6 +22,14 @@ LANGUAGES = {
 }
 RTL = {"ar"}
 DEFAULT = "en"
+
+# The gettext sources (messages.po per language). A wheel also carries the compiled messages.mo
+# next to them, written at build time by setup.py's build step (which loads this file by path, so
+# nothing here may import more than the standard library at module level).
+CATALOGS = Path(__file__).resolve().parent / "translations"
+# A source checkout (the editable install, the tests) has the project file next to the package;
+# an installed wheel in site-packages does not.
+SOURCE_CHECKOUT = (CATALOGS.parents[1] / "pyproject.toml").is_file()
 
 _translator: Callable[[str], str] | None = None
 
@@ -37,3 +48,65 @@ def _(message: str, **values) -> str:
 def N_(message: str) -> str:
     """Mark a message for extraction without translating it now."""
     return message
+
+
+# -- compiled catalogs -------------------------------------------------------------------------
+
+
+def catalog_sources(source: Path = CATALOGS) -> list[Path]:
+    """Every `<lang>/LC_MESSAGES/messages.po` under `source`, sorted."""
+    return sorted(source.glob("*/LC_MESSAGES/messages.po"))
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(po: str, _mtime_ns: int, _size: int) -> bytes:
+    """The .mo bytes of one catalog (cached per file version: many apps start in one process)."""
+    import io
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with open(po, "rb") as f:
+        catalog = read_po(f, locale=Path(po).parts[-3])
+    out = io.BytesIO()
+    write_mo(out, catalog, use_fuzzy=False)
+    return out.getvalue()
+
+
+def compile_catalogs(source: Path, target: Path, *, force: bool = False) -> list[Path]:
+    """Compile each `source/<lang>/LC_MESSAGES/messages.po` to `target/<lang>/LC_MESSAGES/messages.mo`.
+
+    A .mo newer than its .po is left alone unless `force`. Each file is written whole (temporary
+    file, then rename), so a process reading the folder never sees half a catalog. Returns the
+    paths written. Raises OSError when `target` cannot be written, and Babel's errors for a
+    malformed .po (the tests keep the shipped catalogs well formed).
+    """
+    written = []
+    for po in catalog_sources(source):
+        mo = target / po.relative_to(source).with_suffix(".mo")
+        stat = po.stat()
+        if not force and mo.exists() and mo.stat().st_mtime_ns >= stat.st_mtime_ns:
+            continue
+        data = _compiled(str(po), stat.st_mtime_ns, stat.st_size)
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, mo)
+        written.append(mo)
+    return written
+
+
+def catalog_directory(instance: Path) -> Path:
+    """The folder of compiled catalogs the web app reads (Flask-Babel's translation directory).
+
+    An installed wheel has them in the package, compiled at build time: that folder is returned
+    and nothing is written. A source checkout (or a wheel built without them) gets them compiled
+    into `instance/translations`, refreshed when a .po is newer: the package folder is never
+    written at run time. Raises OSError when the instance folder cannot be written.
+    """
+    sources = catalog_sources()
+    if not SOURCE_CHECKOUT and all(po.with_suffix(".mo").is_file() for po in sources):
+        return CATALOGS
+    target = Path(instance) / "translations"
+    compile_catalogs(CATALOGS, target)
+    return target

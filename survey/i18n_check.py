@@ -6,9 +6,9 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from .i18n import LANGUAGES
+from .i18n import CATALOGS, LANGUAGES
 
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+TRANSLATIONS = CATALOGS
 
 
 def catalog_gaps(lang: str, directory: Path = TRANSLATIONS) -> list[str]:

@@ -30,13 +30,44 @@ def _count(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"expected a whole number 1 or more, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise ValueError(f"expected a TCP port number from 1 to 65535, got {text!r}")
+    return value
+
+
+WORKER_CLASSES = ("sync", "gthread")
+
+
+def _worker_class(text: str) -> str:
+    value = text.strip().lower()
+    if value not in WORKER_CLASSES:
+        raise ValueError(f"expected one of {', '.join(WORKER_CLASSES)}, got {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One deployment setting.
 
     name: the Flask config key (also how code asks for it); env: the environment variable;
     default: the text form of the default (None: no default, worked out at run time as `help`
-    says); parse: turns the text into the value, raising ValueError with a readable reason.
+    says); parse: turns the text into the value, raising ValueError with a readable reason;
+    secret: the value is never printed (`survey settings` masks it).
     """
 
     name: str
@@ -44,6 +75,7 @@ class Setting:
     default: str | None
     help: str
     parse: Callable[[str], Any] = str
+    secret: bool = False
 
 
 class SettingError(ValueError):
@@ -72,6 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Key that signs session cookies. Default: a random key generated once and kept in "
         "`secret_key` in the instance folder (mode 0600). Set it when several hosts serve "
         "one database.",
+        secret=True,
     ),
     Setting(
         "HTTPS",
@@ -86,7 +119,71 @@ SETTINGS: tuple[Setting, ...] = (
         "SURVEY_BASE_URL",
         None,
         "Public address of the app (e.g. https://survey.example.org) used in invitation links "
-        "printed by the CLI. Default: the address of the request, or http://127.0.0.1:5000.",
+        "printed by the CLI. Default: the address of the request, or http://127.0.0.1:5000. "
+        "`--base-url` on `survey users add` and `survey users invite` overrides it.",
+    ),
+    Setting(
+        "QUESTIONNAIRE_DIR",
+        "SURVEY_QUESTIONNAIRES",
+        None,
+        "Folder of the questionnaire YAML files (`omnibus.yaml` and the files it names). "
+        "Default: the copy shipped inside the installed package (the repository's "
+        "`questionnaires/` in a source checkout).",
+    ),
+    Setting(
+        "HOST",
+        "SURVEY_HOST",
+        "127.0.0.1",
+        "Address `survey serve` listens on (`--host`). Keep 127.0.0.1 behind a reverse proxy; "
+        "0.0.0.0 listens on every interface.",
+    ),
+    Setting("PORT", "SURVEY_PORT", "5000", "TCP port of `survey serve` (`--port`).", _port),
+    Setting(
+        "WORKER_CLASS",
+        "SURVEY_WORKER_CLASS",
+        "gthread",
+        "gunicorn worker class of `survey serve` (`--worker-class`): `gthread` "
+        "(`SURVEY_THREADS` threads per worker process; measured faster, see "
+        "benchmarks/serve_load.py) or `sync` (one request at a time per worker process).",
+        _worker_class,
+    ),
+    Setting(
+        "WORKERS",
+        "SURVEY_WORKERS",
+        None,
+        "gunicorn worker processes of `survey serve` (`--workers`). Default: 2 per CPU, "
+        "at least 2 and at most 8.",
+        _positive,
+    ),
+    Setting(
+        "THREADS",
+        "SURVEY_THREADS",
+        "4",
+        "Threads per worker with `--worker-class gthread` (`--threads`); sync workers ignore it.",
+        _positive,
+    ),
+    Setting(
+        "FORWARDED_ALLOW_IPS",
+        "FORWARDED_ALLOW_IPS",
+        "127.0.0.1",
+        "Comma-separated addresses of the reverse proxies whose X-Forwarded-Proto gunicorn "
+        "trusts (so that requests reached over HTTPS are seen as secure). `*` trusts everyone: "
+        "only when nothing but the proxy can reach the port.",
+    ),
+    Setting(
+        "PID_FILE",
+        "SURVEY_PID_FILE",
+        None,
+        "File where `survey serve` writes the gunicorn master's process id (`--pid`), for "
+        "graceful restarts with `kill -HUP $(cat FILE)`. Default: none written.",
+    ),
+    Setting(
+        "GRACEFUL_TIMEOUT",
+        "SURVEY_GRACEFUL_TIMEOUT",
+        "30",
+        "Seconds a worker has to finish its requests in flight (a chapter save, an export) "
+        "after a restart or stop signal before it is killed.",
+        _positive,
     ),
 )
 
@@ -112,6 +209,35 @@ def setting(name: str, explicit: Any = None, environ: Mapping[str, str] | None =
         return spec.parse(text)
     except ValueError as exc:
         raise SettingError(f"{spec.env}={text!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class CurrentValue:
+    """A setting as this process sees it: `shown` is the text to print (a secret is masked),
+    `source` is "environment", "default" or "unset" (no variable and no default)."""
+
+    setting: Setting
+    shown: str
+    source: str
+
+
+def current_values(environ: Mapping[str, str] | None = None) -> list[CurrentValue]:
+    """Every setting with its current value and where it comes from, in table order.
+
+    Values are shown as text, unparsed; an unreadable value is shown too (`setting()` is what
+    raises SettingError for it). Secrets from the environment are shown as `********`.
+    """
+    environ = os.environ if environ is None else environ
+    values = []
+    for spec in SETTINGS:
+        text = environ.get(spec.env) or None
+        if text is not None:
+            values.append(CurrentValue(spec, "********" if spec.secret else text, "environment"))
+        elif spec.default is not None:
+            values.append(CurrentValue(spec, spec.default, "default"))
+        else:
+            values.append(CurrentValue(spec, "", "unset"))
+    return values
 
 
 def as_markdown() -> str:

@@ -20,7 +20,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(db_path: Path, instance: Path, *, workers: int = 2, threads: int = 8):
+def running_server(
+    db_path: Path,
+    instance: Path,
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    worker_class: str = "gthread",
+    extra_args: tuple[str, ...] = (),
+    env: dict | None = None,
+):
     """Serve `db_path` with `survey serve` on a free port until the block ends; yield
     (port, process, log path). The server and its workers are killed together at the end."""
     port = free_port()
@@ -40,13 +49,15 @@ def running_server(db_path: Path, instance: Path, *, workers: int = 2, threads: 
             str(port),
             "--workers",
             str(workers),
-            "--threads",
-            str(threads),
+            "--worker-class",
+            worker_class,
+            *(("--threads", str(threads)) if worker_class == "gthread" else ()),
+            *extra_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # the server and its workers in one group, killed together
-        env={**os.environ, "SURVEY_INSTANCE": str(instance)},
+        env={**os.environ, "SURVEY_INSTANCE": str(instance), **(env or {})},
     )
     try:
         deadline = time.monotonic() + 20

@@ -37,6 +37,7 @@ def test_docs_linked_from_the_readme_exist():
         "docs/scoring.md",
         "docs/exports.md",
         "docs/translations.md",
+        "docs/deployment.md",
         "SECURITY.md",
     ):
         assert doc in readme and (root / doc).exists(), doc

@@ -166,7 +166,8 @@ def served(tmp_path):
         create_user(db, email, "respondent", state_iso3=iso3, password=PASSWORD)
         emails.append(email)
     db.conn.close()
-    with running_server(path, tmp_path) as (port, server, log):
+    # Threaded workers: 16 saves truly in flight at once when the server is killed.
+    with running_server(path, tmp_path, worker_class="gthread") as (port, server, log):
         yield Served(path, port, server, emails, log)
 
 

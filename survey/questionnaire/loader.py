@@ -60,9 +60,23 @@ def read_yaml(path: Path) -> tuple[object, list[Problem]]:
     return parse_yaml(text, name)
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+# In a wheel: the copy of the repository's questionnaires/ that setup.py's build step puts
+# inside the package. In a source checkout (editable install, tests): the repository's folder.
+BUNDLED_DIRECTORY = _PACKAGE / "data" / "questionnaires"
+SOURCE_DIRECTORY = _PACKAGE.parent / "questionnaires"
+
+
 def default_directory() -> Path:
-    """The questionnaires/ folder shipped next to the package (a source or editable install)."""
-    return Path(__file__).resolve().parents[2] / "questionnaires"
+    """The questionnaire folder used when none is named: SURVEY_QUESTIONNAIRES if set, else the
+    copy inside an installed package, else the repository's `questionnaires/` (source checkout).
+    """
+    from ..settings import setting
+
+    chosen = setting("QUESTIONNAIRE_DIR")
+    if chosen:
+        return Path(chosen)
+    return BUNDLED_DIRECTORY if BUNDLED_DIRECTORY.is_dir() else SOURCE_DIRECTORY
 
 
 def check_directory(directory: Path | str | None = None, warnings: list[Problem] | None = None):

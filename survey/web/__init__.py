@@ -60,7 +60,9 @@ def create_app(config: dict | None = None) -> Flask:
         BASE_URL=None,
     )
     app.config.update(config)
-    app.config["INSTANCE_PATH"] = str(instance)  # where plotly.js is kept precompressed (assets.py)
+    # The one folder the app may write to (secret key, compiled catalogs, precompressed
+    # plotly.js, built exports); Flask's own app.instance_path is not used.
+    app.config["INSTANCE_PATH"] = str(instance)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 

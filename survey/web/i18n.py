@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Blueprint, g, redirect, request, session
 from flask_babel import Babel, get_locale, gettext
 from markupsafe import Markup, escape
@@ -17,24 +14,6 @@ from ..storage.users import set_language
 from .db import get_db
 
 bp = Blueprint("i18n", __name__)
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-
-
-def compile_catalogs(directory: Path = TRANSLATIONS, *, force: bool = False) -> list[Path]:
-    """Compile every messages.po into messages.mo when missing or older (the .mo is never committed)."""
-    written = []
-    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
-        mo = po.with_suffix(".mo")
-        if not force and mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with open(po, "rb") as f:
-            catalog = read_po(f, locale=po.parts[-3])
-        tmp = mo.with_suffix(".mo.tmp")
-        with open(tmp, "wb") as f:
-            write_mo(f, catalog, use_fuzzy=False)
-        os.replace(tmp, mo)
-        written.append(mo)
-    return written
 
 
 def select_locale() -> str:
@@ -84,8 +63,9 @@ def format_stamp(stamp: str | None) -> str:
 
 
 def init_app(app) -> None:
-    compile_catalogs()
-    Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+    """Flask-Babel with the compiled catalogs (the package's, or compiled into the instance folder)."""
+    catalogs = i18n.catalog_directory(Path(app.config["INSTANCE_PATH"]))
+    Babel(app, locale_selector=select_locale, default_translation_directories=str(catalogs))
     i18n.install(lambda message: gettext(message) if _in_request() else message)
     app.jinja_env.filters["tr"] = translate_text
     app.jinja_env.filters["trp"] = plain_text
