@@ -160,10 +160,70 @@ def serve(db_path, host, port, worker_class, workers, threads, pid_file, demo, d
     # connection it opens for the migrations.
     app = create_app({"DATABASE": str(path)})
     click.echo(f"Serving on http://{options.host}:{options.port}/ (database {path})")
-    if debug:
-        app.run(host=options.host, port=options.port, debug=True)
-        return
-    run_gunicorn(app, options)
+    worker = _start_export_worker(path) if app.config["EXPORT_JOBS"] == "worker" else None
+    try:
+        if debug:
+            app.run(host=options.host, port=options.port, debug=True)
+            return
+        run_gunicorn(app, options)
+    finally:
+        if worker is not None:
+            _stop_export_worker(worker)
+
+
+def _start_export_worker(path: Path):
+    """`survey worker` as a child process: it builds exports while the server runs, and is
+    stopped with it (and told by the kernel if this process dies without stopping it)."""
+    import signal
+    import subprocess
+
+    def die_with_parent():  # Linux: SIGTERM to the worker when `survey serve` dies
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    click.echo("Export worker started (builds workbooks in the background)")
+    return subprocess.Popen(
+        [sys.executable, "-m", "survey.cli", "--db", str(path), "worker"],
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call, no locks taken
+    )
+
+
+def _stop_export_worker(worker) -> None:
+    import signal
+    import subprocess
+
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGINT)  # Huey's graceful stop: finish the build in flight
+        try:
+            worker.wait(setting("GRACEFUL_TIMEOUT"))
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+@main.command()
+@db_option
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Exports built at the same time (default: $SURVEY_EXPORT_WORKERS, else 1).",
+)
+def worker(db_path, workers):
+    """Build exports in the background (`survey serve` starts one; run it yourself when the
+    web server is started another way). Stops gracefully on SIGINT, at once on SIGTERM."""
+    from .exports.jobs import job_queue, jobs_file_for
+
+    path = database_path(db_path).resolve()
+    if not path.exists():
+        raise click.ClickException(f"no database at {path}; run `survey init` first")
+    count = setting("EXPORT_WORKERS", workers)
+    click.echo(f"Export worker on {jobs_file_for(path)} ({count} at a time)", err=True)
+    job_queue(jobs_file_for(path)).worker(count).run()
 
 
 # -- questionnaire ---------------------------------------------------------------------------
@@ -548,20 +608,33 @@ def export():
 @_export_filters
 @_output_option
 def export_xlsx(db_path, round_id, grouping, region, instrument, statuses, lang, output):
-    """The analyst workbook: About, Codebook, Answers, Wide, Scores, Priorities, TA demand."""
-    from .exports.excel import write_workbook
+    """The analyst workbook: About, Codebook, Answers, Wide, Scores, Priorities, TA demand.
 
-    counts = _run_export(
-        db_path,
-        write_workbook,
-        round_id,
-        output,
-        grouping=grouping,
-        region=region,
-        instrument=instrument,
-        status=list(statuses) or None,
-        lang=lang,
-    )
+    A progress bar on stderr shows the rows written of the rows expected."""
+    from .exports.excel import expected_rows, write_workbook
+    from .exports.rows import ExportError
+
+    filters = {
+        "grouping": grouping,
+        "region": region,
+        "instrument": instrument,
+        "status": list(statuses) or None,
+        "lang": lang,
+    }
+    try:
+        total = expected_rows(open_db(db_path), get_questionnaire(), round_id, **filters)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    with click.progressbar(
+        length=total, label="Writing the workbook", file=sys.stderr, show_pos=True
+    ) as bar:
+
+        def progress(rows: int) -> None:
+            bar.update(min(rows, total) - bar.pos)
+
+        counts = _run_export(
+            db_path, write_workbook, round_id, output, progress=progress, **filters
+        )
     click.echo(", ".join(f"{sheet}: {n} rows" for sheet, n in counts.items()), err=True)
 
 

@@ -53,6 +53,13 @@ def _port(text: str) -> int:
 WORKER_CLASSES = ("sync", "gthread")
 
 
+def _export_jobs(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("worker", "immediate"):
+        raise ValueError(f"expected worker or immediate, got {text!r}")
+    return value
+
+
 def _worker_class(text: str) -> str:
     value = text.strip().lower()
     if value not in WORKER_CLASSES:
@@ -183,6 +190,22 @@ SETTINGS: tuple[Setting, ...] = (
         "30",
         "Seconds a worker has to finish its requests in flight (a chapter save, an export) "
         "after a restart or stop signal before it is killed.",
+        _positive,
+    ),
+    Setting(
+        "EXPORT_JOBS",
+        "SURVEY_EXPORT_JOBS",
+        "worker",
+        "How the analyst workbook is built: `worker` in the background by the export worker "
+        "(`survey serve` starts one; `survey worker` runs one on its own), the page showing "
+        "progress; `immediate` inside the request (one process, no worker).",
+        _export_jobs,
+    ),
+    Setting(
+        "EXPORT_WORKERS",
+        "SURVEY_EXPORT_WORKERS",
+        "1",
+        "Exports the export worker builds at the same time (threads).",
         _positive,
     ),
 )

@@ -82,6 +82,8 @@ def app(db_path, people, tmp_path):
             "SECRET_KEY": "test-secret",
             "RATELIMIT_ENABLED": False,
             "INSTANCE_PATH": str(tmp_path),
+            # Builds run inside the request; tests/test_export_jobs.py runs them in a worker.
+            "EXPORT_JOBS": "immediate",
         }
     )
     app.testing = True

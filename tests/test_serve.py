@@ -110,7 +110,8 @@ def served(request, tmp_path):
         )
         try:
             deadline = time.monotonic() + 60
-            while not (_listening(port) and len(_children(master.pid)) >= workers):
+            # The gunicorn workers and the export worker (`survey worker`) are its children.
+            while not (_listening(port) and len(_children(master.pid)) >= workers + 1):
                 assert master.poll() is None, log.read_text(errors="replace")[-3000:]
                 assert time.monotonic() < deadline, "survey serve did not start within 60 s"
                 time.sleep(0.1)
@@ -126,7 +127,7 @@ def served(request, tmp_path):
 def test_no_process_of_the_server_holds_the_database_until_a_request_opens_it(served):
     assert served.database.exists()  # prepared in the master before the fork
     holders = served.holders()
-    assert len(holders) == 1 + served.workers
+    assert len(holders) == 1 + served.workers + 1  # the master, its workers, the export worker
     assert holders == {pid: set() for pid in holders}, served.log.read_text()[-2000:]
 
     # A request opens the database in the worker that serves it, and closes it afterwards.
@@ -139,7 +140,7 @@ def test_no_process_of_the_server_holds_the_database_until_a_request_opens_it(se
 @needs_proc
 def test_the_master_exits_on_term_and_takes_its_workers_along(served):
     workers = _children(served.master.pid)
-    assert len(workers) == served.workers
+    assert len(workers) == served.workers + 1  # and the export worker
     served.master.send_signal(signal.SIGTERM)
     assert served.master.wait(30) == 0
     time.sleep(0.2)

@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from ..exports.jobs import jobs_file_for
 from ..settings import setting
 from ..storage import database_path, instance_path
 
@@ -63,6 +64,10 @@ def create_app(config: dict | None = None) -> Flask:
     # The one folder the app may write to (secret key, compiled catalogs, precompressed
     # plotly.js, built exports); Flask's own app.instance_path is not used.
     app.config["INSTANCE_PATH"] = str(instance)
+    # Exports built in the background (survey/exports/jobs.py): the queue file next to the
+    # database, and whether builds run in a worker or inside the request.
+    app.config.setdefault("JOBS_FILE", jobs_file_for(db_file))
+    app.config.setdefault("EXPORT_JOBS", setting("EXPORT_JOBS"))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -17,7 +19,8 @@ from flask import (
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField
 
-from ..exports.excel import write_workbook
+from ..exports import jobs
+from ..exports.jobs import job_queue
 from ..exports.offline import (
     MAX_UPLOAD_BYTES,
     OfflineImportError,
@@ -28,7 +31,6 @@ from ..exports.rows import ExportError
 from ..exports.xlsx import XLSX_MIMETYPE
 from ..questionnaire.model import LANGUAGES
 from ..storage.responses import find_response
-from ..storage.rounds import get_round
 from .auth import roles_required
 from .db import get_db, get_model, round_or_404
 from .downloads import attachment
@@ -76,31 +78,108 @@ def _filters() -> dict:
     }
 
 
-def _analyst_export(round_id: str, write, suffix: str, mimetype: str):
-    db = get_db()
-    if get_round(db, round_id) is None:
-        abort(404)
-    filters = _filters()
-    try:
-        out = _spooled(write, db, get_model(), round_id, **filters)
-    except ExportError as exc:
-        abort(400, str(exc))
-    parts = [
-        round_id,
-        filters["grouping"],
-        filters["region"],
-        filters["instrument"],
-        *(filters["status"] or []),
-    ]
-    name = "survey-" + "-".join(p for p in parts if p) + suffix
-    return attachment(out, name, mimetype)
+def _queue():
+    return job_queue(
+        current_app.config["JOBS_FILE"], current_app.config["EXPORT_JOBS"] == "immediate"
+    )
+
+
+def _builds_folder() -> Path:
+    return Path(current_app.config["INSTANCE_PATH"]) / "exports"
 
 
 @bp.route("/exports/<round_id>/workbook.xlsx")
 @roles_required("analyst", "admin")
 def workbook(round_id):
-    """The analyst workbook; query: grouping, region, instrument, status (repeatable), lang."""
-    return _analyst_export(round_id, write_workbook, ".xlsx", XLSX_MIMETYPE)
+    """The analyst workbook; query: grouping, region, instrument, status (repeatable), lang.
+
+    A file already built for the same filters and unchanged data is sent at once; otherwise
+    the build starts in the background and the analyst sees its progress (build_status).
+    """
+    db = get_db()
+    round_ = round_or_404(round_id)
+    params = jobs.clean_params(**_filters())
+    try:
+        build = jobs.request_build(
+            db,
+            get_model(),
+            "workbook",
+            round_["id"],
+            params,
+            database=current_app.config["DATABASE"],
+            folder=_builds_folder(),
+            queue=_queue(),
+        )
+    except ExportError as exc:
+        abort(400, str(exc))
+    if build.ready:
+        return _send_build(db, build)
+    return redirect(url_for("exports.build_status", key=build.key))
+
+
+def _send_build(db, build):
+    path = jobs.build_path(db, build.key)
+    if path is None:
+        abort(404)
+    return attachment(open(path, "rb"), build.name, jobs.mimetype(build.kind))  # noqa: SIM115
+
+
+def _build_or_404(key: str):
+    build = jobs.get_build(get_db(), key)
+    if build is None:
+        abort(404)
+    return build
+
+
+def _build_view(build) -> dict:
+    return {
+        "key": build.key,
+        "status": "failed" if build.stale else build.status,
+        "ready": build.ready,
+        "percent": build.percent,
+        "rows_done": build.rows_done,
+        "rows_expected": build.rows_expected,
+        "name": build.name,
+        "error": build.error,
+        "download": url_for("exports.build_file", key=build.key) if build.ready else None,
+    }
+
+
+@bp.route("/exports/builds/<key>")
+@roles_required("analyst", "admin")
+def build_status(key):
+    """A build's progress page: a progress bar that follows the build, then the download."""
+    build = _build_or_404(key)
+    round_ = round_or_404(build.round_id)
+    retry = url_for("exports.workbook", round_id=round_["id"], **_query(build.params))
+    return render_template(
+        "exports/build.html", build=_build_view(build), round=round_, retry=retry
+    )
+
+
+def _query(params: dict) -> dict:
+    """The workbook URL's query for a build's params (the reverse of _filters)."""
+    query = {k: v for k, v in params.items() if v and k != "status"}
+    if params.get("status"):
+        query["status"] = params["status"]
+    return query
+
+
+@bp.route("/exports/builds/<key>.json")
+@roles_required("analyst", "admin")
+def build_progress(key):
+    """{status, ready, percent, rows_done, rows_expected, name, error, download} of a build."""
+    return _build_view(_build_or_404(key))
+
+
+@bp.route("/exports/builds/<key>/file")
+@roles_required("analyst", "admin")
+def build_file(key):
+    """The built file, once it is ready."""
+    build = _build_or_404(key)
+    if not build.ready:
+        return redirect(url_for("exports.build_status", key=key))
+    return _send_build(get_db(), build)
 
 
 @bp.route("/fill/<round_id>/offline.xlsx")
@@ -124,6 +203,7 @@ def offline_upload(round_id):
     editable = _editable(round_, response)
     form = OfflineUploadForm()
     problems: list[str] = []
+    problems_total = 0
     if request.method == "POST":
         if not form.validate() and "csrf_token" in form.errors:
             abort(400, "The form expired; reload the page and try again.")
@@ -131,6 +211,7 @@ def offline_upload(round_id):
             abort(409, "This response cannot be edited now, so no file can be imported.")
         if form.file.errors:
             problems = list(form.file.errors)
+            problems_total = len(problems)
         else:
             try:
                 result = import_offline(
@@ -144,6 +225,7 @@ def offline_upload(round_id):
                 )
             except OfflineImportError as exc:
                 problems = exc.messages
+                problems_total = exc.total
             else:
                 flash(
                     f"Imported the file: {result.changed} answer(s) changed in "
@@ -158,6 +240,7 @@ def offline_upload(round_id):
         round=round_,
         form=form,
         problems=problems,
+        problems_total=problems_total,
         editable=editable,
         limit_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
     ), (422 if problems else 200)
