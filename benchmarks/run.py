@@ -802,6 +802,13 @@ def missed_section() -> list[str]:
             lines.append(
                 f"- **{f.name}**: {value_text(f.product, f.unit)}{ratio}; target {f.target}."
             )
+        lines += [
+            "",
+            "Absolute targets (seconds, milliseconds) depend on the machine, and this one was shared"
+            f" (load average {FACTS.get('load average at start (1, 5, 15 min)', '-')} at the start):"
+            " the ratio to the floor, measured in the same rounds, says how much of a figure is the"
+            " product's and how much the machine's.",
+        ]
     else:
         lines.append("Every target of this run was met.")
     inverted = [f for f in FIGURES if f.ratio is not None and f.ratio < 1 and f.unit != "MB"]
