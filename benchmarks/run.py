@@ -357,13 +357,10 @@ def bench_workbook(db_path, runs):
     }
     note = env
     if package_versions()["pandas"] != "not installed":
-        blocked = workbook.run_one(
-            "product",
-            db_path,
-            ROUND,
-            Path(tempfile.mkdtemp()) / "b.xlsx",
-            block=("pandas", "numpy"),
-        )
+        with tempfile.TemporaryDirectory() as scratch:
+            blocked = workbook.run_one(
+                "product", db_path, ROUND, Path(scratch) / "b.xlsx", block=("pandas", "numpy")
+            )
         note += f"; with pandas and numpy blocked {blocked['peak_mb']:.0f} MB"
     FIGURES.append(
         Figure(
@@ -536,6 +533,14 @@ def _load_summary(results):
 
 
 def bench_web(db_path, seconds, slices):
+    workdir = Path(tempfile.mkdtemp(prefix="survey-web-"))
+    try:
+        _web(workdir, db_path, seconds, slices)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _web(workdir, db_path, seconds, slices):
     import http.client
 
     import chapter
@@ -545,7 +550,6 @@ def bench_web(db_path, seconds, slices):
 
     model = get_questionnaire()
     target = chapter.largest_chapter(model)
-    workdir = Path(tempfile.mkdtemp(prefix="survey-web-"))
     web_db, bare_db = workdir / "survey.db", workdir / "bare.db"
     shutil.copy(db_path, web_db)
     shutil.copy(db_path, bare_db)
@@ -690,7 +694,6 @@ def bench_web(db_path, seconds, slices):
             if process is not None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
     page_p, page_b = _load_summary(pages["product"]), _load_summary(pages["bare"])
     save_p, save_b = _load_summary(saves["product"]), _load_summary(saves["bare"])

@@ -180,15 +180,11 @@ def measure(db_path: Path, round_id: str, runs: int, *, series=SERIES, once=("ro
     peaks: dict[str, list[float]] = {name: [] for name in series}
     loaded: dict[str, dict] = {}
     quiesce(db_path)
-    for number in range(runs):
-        shift = number % len(series)
-        for name in series[shift:] + series[:shift]:
-            if number and name in once:
-                continue
-            done = run_one(name, db_path, round_id, outputs[name])
-            times[name].append(done["work_seconds"])
-            peaks[name].append(done["peak_mb"])
-            loaded[name] = {"pandas": done["pandas_loaded"], "numpy": done["numpy_loaded"]}
+    try:
+        _rounds(db_path, round_id, runs, series, once, outputs, times, peaks, loaded)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     return {
         "workdir": workdir,
         "files": outputs,
@@ -203,6 +199,18 @@ def measure(db_path: Path, round_id: str, runs: int, *, series=SERIES, once=("ro
             for name in series
         },
     }
+
+
+def _rounds(db_path, round_id, runs, series, once, outputs, times, peaks, loaded):
+    for number in range(runs):
+        shift = number % len(series)
+        for name in series[shift:] + series[:shift]:
+            if number and name in once:
+                continue
+            done = run_one(name, db_path, round_id, outputs[name])
+            times[name].append(done["work_seconds"])
+            peaks[name].append(done["peak_mb"])
+            loaded[name] = {"pandas": done["pandas_loaded"], "numpy": done["numpy_loaded"]}
 
 
 def _same_row(a, b) -> bool:
