@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import demo_database, machine  # noqa: E402
+from common import demo_database, machine, quiesce, wal_bytes  # noqa: E402
 
 INPUT = re.compile(r"<(?:input|textarea|select)\b")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -217,7 +217,7 @@ def measure(db_path, *, rounds=40, warmup=3, saves=40, cold=5, lang="en") -> dic
     from survey.i18n import LANGUAGES
     from survey.questionnaire import get_questionnaire
     from survey.storage import connect
-    from survey.storage.responses import load_answers
+    from survey.storage.responses import compliance_codes, load_answers
     from survey.storage.rounds import current_round
     from survey.web import create_app, widgets
 
@@ -232,7 +232,8 @@ def measure(db_path, *, rounds=40, warmup=3, saves=40, cold=5, lang="en") -> dic
         db.conn.commit()
         stored = load_answers(db, response_id, [p.id for p in chapter.provisions])
         related_ids = {r.id for p in chapter.provisions for r in model.related(p.id)}
-        related = load_answers(db, response_id, related_ids)
+        # As the page gets them: {provision_id: compliance code} (survey/web/fill.py).
+        related = compliance_codes(db, response_id, related_ids)
         sections = bare_sections(model, chapter, stored, related, lang)
         db.conn.close()
 
@@ -246,6 +247,12 @@ def measure(db_path, *, rounds=40, warmup=3, saves=40, cold=5, lang="en") -> dic
         )
         client = app.test_client()
         login(client, account["email"], account["password"])
+        # WAL control (benchmarks/NOTES.md): the log is checkpointed and emptied, then one idle
+        # connection stays open for the whole timing, as another worker's would on a server, so
+        # no request's closing connection checkpoints the log and every GET sees the same state.
+        quiesce(db_path)
+        holder = connect(db_path, migrate=False)
+        holder.execute("SELECT count(*) FROM rounds").fetchone()
         with app.test_request_context():
             from flask import url_for
 
@@ -407,6 +414,9 @@ def measure(db_path, *, rounds=40, warmup=3, saves=40, cold=5, lang="en") -> dic
         print(
             f"- product GET right after a colleague's save (its provision recounted): {ms(stats(after_change))}"
         )
+        wal_after = wal_bytes(db_path)
+        holder.conn.close()
+        print(f"- WAL: 0 bytes before the timing, {wal_after:,} bytes after (one idle reader held)")
         return {
             "chapter": chapter.key,
             "inputs": page_inputs,
@@ -419,6 +429,11 @@ def measure(db_path, *, rounds=40, warmup=3, saves=40, cold=5, lang="en") -> dic
             "cold": stats(cold_times),
             "after_change": stats(after_change),
             "save": stats(save_times),
+            "wal_after": wal_after,
+            "questions": fieldsets,
+            "provisions": len(chapter.provisions),
+            "respondent": account["email"],
+            "times": timings,
         }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import json
 import multiprocessing
 import statistics
 import threading
@@ -10,7 +12,7 @@ import time
 from urllib.parse import urlencode
 
 
-def _worker(host, port, method, path, headers, body_fn, deadline, out, index):
+def _worker(host, port, method, path, headers, body_fn, deadline, out, index, after=None):
     conn = http.client.HTTPConnection(host, port, timeout=30)
     latencies, errors, i = [], 0, 0
     while time.time() < deadline:
@@ -20,9 +22,11 @@ def _worker(host, port, method, path, headers, body_fn, deadline, out, index):
         try:
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
-            response.read()
+            data = response.read()
             if response.status >= 400:
                 errors += 1
+            elif after is not None:
+                after(index, data)
         except (OSError, http.client.HTTPException):
             errors += 1
             conn.close()
@@ -35,27 +39,36 @@ def _worker(host, port, method, path, headers, body_fn, deadline, out, index):
 
 def _process(args, queue):
     host, port, method, path, headers, form, threads, deadline, first = args
-    body_fn = None
+    body_fn = after = None
     if form is not None:
         # Each connection edits its own answer (as one official per provision would), with a new
-        # text every time so every save really writes an answer and a history row.
+        # text every time so every save really writes an answer and a history row. It sends the
+        # answer's version token as the page does and keeps the new one each save returns, so
+        # no save is refused as a conflict.
         fields = form["fields"]
+        tokens = dict(form.get("tokens", {}))
 
         def body_fn(index, i):
-            provision, question = fields[index % len(fields)]
+            provision, question = fields[(index + form.get("offset", 0)) % len(fields)]
+            name = f"{provision}.{question}"
             return urlencode(
                 {
                     "csrf_token": form["csrf_token"],
                     f"{provision}.present": "1",
-                    f"{provision}.{question}": f"Benchmark answer {index} {i} {time.time()}",
+                    name: f"Benchmark answer {index} {i} {time.time()}",
+                    f"{name}.v": tokens.get(f"{name}.v", ""),
                 }
             )
+
+        def after(index, data):
+            with contextlib.suppress(ValueError):
+                tokens.update(json.loads(data).get("tokens") or {})
 
     results: list = []
     workers = [
         threading.Thread(
             target=_worker,
-            args=(host, port, method, path, headers, body_fn, deadline, results, first + n),
+            args=(host, port, method, path, headers, body_fn, deadline, results, first + n, after),
         )
         for n in range(threads)
     ]

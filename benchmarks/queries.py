@@ -1,0 +1,77 @@
+"""The scoring queries and their floors: each floor fetches, with one plain SELECT into Python
+tuples, exactly the input rows its query reads (same responses, same answers, same columns),
+and does nothing else. product / floor is then what the query adds to merely reading its data.
+"""
+
+from __future__ import annotations
+
+from survey.scoring import COUNTED_STATUSES, all_priorities, ta_demand
+from survey.storage.states import GROUPINGS, region_expression
+
+GROUPING = "un_regional_group"  # the report pages' default grouping
+_STATUSES = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
+
+
+def aggregation(db, model, round_id: str):
+    """Product: the regional priorities of every grouping at once (what the workbook and the
+    report pages rank)."""
+    return all_priorities(db, model, round_id)
+
+
+def aggregation_floor(db, round_id: str, *, rounds=None, groupings=GROUPINGS):
+    """Floor: the counted responses' compliance answers with each State's regions and the
+    ta_needed answer of the same provision, the rows the aggregation's scored CTE reads."""
+    rounds = rounds or [round_id]
+    regions = ", ".join(region_expression(g) for g in groupings)
+    marks = ", ".join("?" for _ in rounds)
+    sql = f"""SELECT r.round_id, r.id, r.state_iso3, {regions}, a.provision_id, a.value, t.value
+        FROM responses r JOIN states ON states.iso3 = r.state_iso3
+        JOIN answers a ON a.question = 'compliance' AND a.response_id = r.id
+        LEFT JOIN answers t ON t.question = 'ta_needed' AND t.response_id = a.response_id
+            AND t.provision_id = a.provision_id
+        WHERE r.round_id IN ({marks}) AND r.status IN ({_STATUSES})"""
+    return db.execute(sql, list(rounds)).fetchall()
+
+
+def demand(db, model, round_id: str):
+    """Product: TA types and challenges per region of the default grouping (the priorities page
+    runs it per region, the workbook per grouping)."""
+    return ta_demand(db, model, round_id, GROUPING)
+
+
+def demand_floor(db, round_id: str):
+    """Floor: the counted responses' compliance, ta_needed, ta_types and challenges answers with
+    the State's region, the rows ta_demand reads (before it unpacks the JSON lists)."""
+    sql = f"""SELECT r.state_iso3, {region_expression(GROUPING)}, a.provision_id, a.question, a.value
+        FROM responses r JOIN states ON states.iso3 = r.state_iso3
+        JOIN answers a ON a.response_id = r.id
+            AND a.question IN ('compliance', 'ta_needed', 'ta_types', 'challenges')
+        WHERE r.round_id = ? AND r.status IN ({_STATUSES})"""
+    return db.execute(sql, [round_id]).fetchall()
+
+
+def comparison(db, model, round_id: str, previous: str):
+    """Product: the round comparison page's data (gap shares of both rounds, closed gaps)."""
+    from survey.reports import comparison as compare
+
+    return compare(db, model, round_id, previous, GROUPING)
+
+
+def comparison_floor(db, round_id: str, previous: str):
+    """Floor: the aggregation's input rows of both rounds, for the default grouping."""
+    return aggregation_floor(db, round_id, rounds=[round_id, previous], groupings=[GROUPING])
+
+
+def state_scores(db, model, round_id: str, iso3: str):
+    from survey.reports import state_scores as scores
+
+    return scores(db, model, round_id, iso3)
+
+
+def state_scores_floor(db, round_id: str, iso3: str):
+    """Floor: the State's answer rows of the round (what state_scores decodes and scores)."""
+    return db.execute(
+        "SELECT a.provision_id, a.question, a.value FROM answers a"
+        " JOIN responses r ON r.id = a.response_id WHERE r.round_id = ? AND r.state_iso3 = ?",
+        [round_id, iso3],
+    ).fetchall()
