@@ -206,14 +206,16 @@ SCORED_CTE = """scored AS MATERIALIZED (
 
 
 def scores_rows(db, model, round_id: str, *, statuses=COUNTED_STATUSES, grouping: str = "global"):
-    """One row per (State, scored provision): region, state_iso3, provision_id, score, weight, severity, ta_needed."""
+    """One row per (State, scored provision): region, state_iso3, provision_id, instrument,
+    chapter, score, weight, severity, ta_needed, ord; an iterator over the query, so a caller
+    that streams (the workbook's Scores sheet) never holds every row of a round."""
     _provisions_temp(db, model)
     counted, params = _counted_cte(grouping, statuses)
     sql = f"""WITH {counted}, {SCORED_CTE}
         SELECT region, state_iso3, provision_id, instrument, chapter, s AS score, weight,
                weight * (1 - s) AS severity, ta AS ta_needed, ord
         FROM scored ORDER BY state_iso3, ord"""
-    return db.execute(sql, {**params, **_score_params(model), "round": round_id}).fetchall()
+    return iter(db.execute(sql, {**params, **_score_params(model), "round": round_id}))
 
 
 def _priorities(db, model, round_id, groupings, region, statuses) -> list[dict]:
