@@ -492,3 +492,54 @@ def test_repeat_page_views_fetch_no_static_files(page, app, round_id):
     assert page.locator(MEASURES).count() == 1  # the chapter page, styled and working
     assert reached.count(chapter) >= 2  # the pages themselves did reach the server
     assert [path for path in reached if path.startswith("/static/")] == []
+
+
+@pytest.fixture
+def worker_server(db_path, people, tmp_path):
+    """A live server whose workbook builds wait in the queue until the test runs them."""
+    from survey.web import create_app
+
+    app = create_app(
+        {
+            "DATABASE": str(db_path),
+            "SECRET_KEY": "test-secret",
+            "RATELIMIT_ENABLED": False,
+            "INSTANCE_PATH": str(tmp_path),
+            "EXPORT_JOBS": "worker",
+        }
+    )
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+
+
+def test_the_workbook_page_follows_the_build_and_downloads_the_file(
+    browser, worker_server, db, round_id, js_errors, tmp_path
+):
+    from survey.exports.jobs import job_queue
+
+    app, base = worker_server
+    response = get_or_create_response(db, round_id, "KEN")
+    save_provision(db, response["id"], "UNCAC-15", {"compliance": "partly"}, user_id=None)
+    context = browser.new_context(base_url=base, accept_downloads=True)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: js_errors.append(str(exc)))
+    login(page, "analyst@example.org")
+    page.wait_for_url("**/responses/**")
+    page.goto(f"/exports/{round_id}/workbook.xlsx")
+    page.wait_for_selector("text=Waiting for the export worker to start")
+    assert page.locator("progress").is_visible()
+    page.screenshot(path=str(tmp_path / "build-waiting.png"))
+    queue = job_queue(app.config["JOBS_FILE"])
+    with page.expect_download(timeout=20_000) as caught:
+        task = queue.huey.dequeue()  # the worker picks the build up; the page polls
+        queue.huey.execute(task)
+    download = caught.value
+    assert download.suggested_filename == f"survey-{round_id}.xlsx"
+    path = tmp_path / "got.xlsx"
+    download.save_as(path)
+    assert path.read_bytes()[:2] == b"PK"
+    page.wait_for_selector("text=The workbook is ready.")
+    page.screenshot(path=str(tmp_path / "build-ready.png"))
