@@ -26,6 +26,9 @@ VARIANTS = {
     "reports.compare": ["", "?format=csv"],
     "reports.plotly_js": [""],
     "exports.workbook": [""],
+    "exports.build_status": [""],
+    "exports.build_progress": [""],
+    "exports.build_file": [""],
     "exports.offline_download": [""],
     "exports.offline_upload": [""],
     "api.priorities": ["", "?grouping=global"],
@@ -47,8 +50,8 @@ class RouteFigure:
     note: str = ""
 
 
-def _arguments(rule, round_id: str, iso3: str) -> dict:
-    values = {"round_id": round_id, "iso3": iso3}
+def _arguments(rule, round_id: str, iso3: str, key: str) -> dict:
+    values = {"round_id": round_id, "iso3": iso3, "key": key}
     missing = set(rule.arguments) - set(values)
     if missing:
         raise SystemExit(f"routes.py: no value for {sorted(missing)} of {rule.rule}; add one")
@@ -63,7 +66,15 @@ def report_rules(app):
 
 
 def measure(
-    app, analyst, respondent, *, round_id: str, iso3: str, runs: int, budget: float = 8.0
+    app,
+    analyst,
+    respondent,
+    *,
+    round_id: str,
+    iso3: str,
+    key: str,
+    runs: int,
+    budget: float = 8.0,
 ) -> list[RouteFigure]:
     """Time every report/export/API route; `analyst` and `respondent` are logged-in test clients."""
     figures = []
@@ -71,7 +82,7 @@ def measure(
         with app.test_request_context():
             from flask import url_for
 
-            base = url_for(rule.endpoint, **_arguments(rule, round_id, iso3))
+            base = url_for(rule.endpoint, **_arguments(rule, round_id, iso3, key))
         variants = VARIANTS.get(rule.endpoint)
         note = POST_ELSEWHERE.get(rule.endpoint, "")
         if variants is None:

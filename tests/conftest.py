@@ -74,21 +74,27 @@ def people(db):
     }
 
 
-@pytest.fixture
-def app(db_path, people, tmp_path):
+def make_app(db_path, instance, **config):
+    """The app on a test database: CSRF on, rate limits off, exports built inside the request
+    unless `EXPORT_JOBS="worker"` is given (tests/test_export_jobs.py runs a worker)."""
     app = create_app(
         {
             "DATABASE": str(db_path),
             "SECRET_KEY": "test-secret",
             "RATELIMIT_ENABLED": False,
-            "INSTANCE_PATH": str(tmp_path),
-            # Builds run inside the request; tests/test_export_jobs.py runs them in a worker.
+            "INSTANCE_PATH": str(instance),
             "EXPORT_JOBS": "immediate",
+            **config,
         }
     )
     app.testing = True
     # Flask's TESTING turns off nothing we rely on: CSRF stays on in every test.
     return app
+
+
+@pytest.fixture
+def app(db_path, people, tmp_path):
+    return make_app(db_path, tmp_path)
 
 
 @pytest.fixture

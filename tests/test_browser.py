@@ -497,17 +497,9 @@ def test_repeat_page_views_fetch_no_static_files(page, app, round_id):
 @pytest.fixture
 def worker_server(db_path, people, tmp_path):
     """A live server whose workbook builds wait in the queue until the test runs them."""
-    from survey.web import create_app
+    from tests.conftest import make_app
 
-    app = create_app(
-        {
-            "DATABASE": str(db_path),
-            "SECRET_KEY": "test-secret",
-            "RATELIMIT_ENABLED": False,
-            "INSTANCE_PATH": str(tmp_path),
-            "EXPORT_JOBS": "worker",
-        }
-    )
+    app = make_app(db_path, tmp_path, EXPORT_JOBS="worker")
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

@@ -14,24 +14,14 @@ from survey.exports import jobs
 from survey.exports.jobs import Build, job_queue
 from survey.responding import save_provision
 from survey.storage.responses import find_response, get_or_create_response
-from survey.web import create_app
+from tests.conftest import make_app
 
 FILTERS = "?grouping=un_regional_group"
 
 
 @pytest.fixture
 def worker_app(db_path, people, tmp_path):
-    app = create_app(
-        {
-            "DATABASE": str(db_path),
-            "SECRET_KEY": "test-secret",
-            "RATELIMIT_ENABLED": False,
-            "INSTANCE_PATH": str(tmp_path),
-            "EXPORT_JOBS": "worker",
-        }
-    )
-    app.testing = True
-    return app
+    return make_app(db_path, tmp_path, EXPORT_JOBS="worker")
 
 
 @pytest.fixture
