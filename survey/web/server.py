@@ -6,6 +6,8 @@ import os
 
 from gunicorn.app.base import BaseApplication
 
+from ..settings import setting
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, app, options):
@@ -36,6 +38,6 @@ def run_gunicorn(
         "timeout": 120,  # large exports run inside a request
         "graceful_timeout": 30,
         "accesslog": "-",
-        "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "forwarded_allow_ips": setting("FORWARDED_ALLOW_IPS"),
     }
     _Gunicorn(app, options).run()
