@@ -183,6 +183,17 @@ def test_gunicorn_with_two_workers_counts_once_and_remembers_after_restart(db_pa
         _stop(server)
 
 
+def test_posts_from_another_site_do_not_spend_the_budget_of_an_address(throttled):
+    """A page elsewhere can make an office's browsers post here; without our form's token
+    those posts are refused and not counted, so they cannot lock the office out."""
+    app = throttled(RATELIMIT_LOGIN="3 per minute")
+    office = browser(app)
+    for _ in range(10):
+        forged = office.client.post("/login", data={"email": "ken@example.org", "password": WRONG})
+        assert forged.status_code == 400
+    assert office.login("ken@example.org").status_code == 302
+
+
 # -- client addresses behind a proxy ------------------------------------------------------------
 
 

@@ -68,12 +68,13 @@ class SQLiteStorage(Storage):
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("DELETE FROM rate_limits WHERE expires_at <= ?", [now])
-            (count,) = conn.execute(
+            conn.execute(
                 "INSERT INTO rate_limits (key, count, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET count = count + excluded.count"
-                " RETURNING count",
+                " ON CONFLICT (key) DO UPDATE SET count = count + excluded.count",
                 [key, amount, now + expiry],
-            ).fetchone()
+            )
+            # Not RETURNING: that needs SQLite 3.35, newer than some supported distributions.
+            (count,) = conn.execute("SELECT count FROM rate_limits WHERE key = ?", [key]).fetchone()
         except BaseException:
             conn.execute("ROLLBACK")
             raise

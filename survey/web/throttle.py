@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from flask import current_app, flash, render_template, request
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
 from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from wtforms import ValidationError
 
 from ..i18n import N_
 from ..settings import SettingError, setting
@@ -105,9 +107,14 @@ def init_app(app) -> None:
 
     Raises SettingError naming the setting when the storage URI or a limit cannot be used.
     """
-    for name in ("RATELIMIT_ENABLED", "RATELIMIT_LOGIN", "RATELIMIT_LOGIN_ACCOUNT"):
-        app.config.setdefault(name, setting(name))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", setting("RATELIMIT_STORAGE_URI"))
+    for name in (
+        "RATELIMIT_ENABLED",
+        "RATELIMIT_LOGIN",
+        "RATELIMIT_LOGIN_ACCOUNT",
+        "RATELIMIT_STORAGE_URI",
+    ):
+        if name not in app.config:  # an explicit value wins, even over an unreadable variable
+            app.config[name] = setting(name)
     if not app.config["RATELIMIT_ENABLED"]:
         app.extensions[EXTENSION] = None
         return
@@ -155,10 +162,28 @@ def _refusal(message: str, seconds: int) -> Refusal:
     return Refusal(_(message, wait=wait), seconds)
 
 
+def _from_our_form() -> bool:
+    """Whether the post carries this session's CSRF token, i.e. was made from our own page."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
 def refuse_post(action: str) -> Refusal | None:
-    """Count this post of `action` ('login', 'invite') against the client address."""
+    """Count this post of `action` ('login', 'invite') against the client address.
+
+    Only posts made from our form count (they carry the session's CSRF token): another site
+    can make its visitors' browsers post here, and must not spend the budget of their address.
+    A post without a valid token is refused anyway, without checking any password.
+    """
     throttle = _throttle()
-    seconds = throttle.attempt(action, _address()) if throttle else None
+    if throttle is None or not _from_our_form():
+        return None
+    seconds = throttle.attempt(action, _address())
     return _refusal(ADDRESS_REFUSED, seconds) if seconds else None
 
 
