@@ -7,6 +7,7 @@ without pause. Meanwhile, interleaved in each round and in alternating order:
 - `survey backup` (`survey.storage.backup.backup`: the backup API copying every page in one
   step, `pages=-1`, then integrity check, fsync and rename);
 - `VACUUM INTO` (also one snapshot, but rebuilds every table and index), with the same check;
+- the parts: each copy alone, and `PRAGMA integrity_check` alone on a copy;
 - a floor: `shutil.copyfile` of the database file (the same bytes read and written, but not a
   consistent copy: it ignores the write-ahead log);
 
@@ -80,10 +81,22 @@ def product(db: Path, target: Path) -> None:
 
 
 def vacuum_into(db: Path, target: Path) -> None:
+    vacuum_into_copy_only(db, target)
+    _check(target)
+
+
+def backup_api_copy_only(db: Path, target: Path) -> None:
+    source = sqlite3.connect(db, timeout=30)
+    dest = sqlite3.connect(target)
+    source.backup(dest, pages=-1)
+    dest.close()
+    source.close()
+
+
+def vacuum_into_copy_only(db: Path, target: Path) -> None:
     source = sqlite3.connect(db, timeout=30)
     source.execute("VACUUM INTO ?", [str(target)])
     source.close()
-    _check(target)
 
 
 def file_copy_floor(db: Path, target: Path) -> None:
@@ -150,9 +163,18 @@ def main() -> None:
     while counter.value < 200:  # every process is up and saving
         time.sleep(0.1)
 
+    reference = work / "reference.db"
+    backup_api_copy_only(db, reference)
+
+    def check_only(db: Path, target: Path) -> None:
+        _check(reference)
+
     candidates = {
         "survey backup (backup API pages=-1)": product,
         "VACUUM INTO (+ the same check)": vacuum_into,
+        "  part: copy, backup API pages=-1": backup_api_copy_only,
+        "  part: copy, VACUUM INTO": vacuum_into_copy_only,
+        "  part: integrity check of a copy": check_only,
         "floor: file copy (not consistent)": file_copy_floor,
     }
     figures: dict[str, list[tuple[float, int]]] = {name: [] for name in candidates}
@@ -166,7 +188,7 @@ def main() -> None:
                 candidates[name](db, target)
                 seconds = time.perf_counter() - start
                 figures[name].append((seconds, counter.value - saved_before))
-                target.unlink()
+                target.unlink(missing_ok=True)
         saved_before = counter.value
         start = time.perf_counter()
         finished = old_stepwise(db, work / "old.db", args.old_cap)

@@ -3,10 +3,11 @@
 A backup is SQLite's backup API copying every page in one step (`pages=-1`): one read snapshot,
 so writers carry on in the write-ahead log and the copy is the database as of that moment. (In
 small steps, as before, the copy restarts after every write and under steady saves never
-finishes; `VACUUM INTO` also works in one snapshot but rebuilds every table and index, and took
-a third longer under load: benchmarks/backup_load.py.) The copy is written under a hidden
-temporary name next to the target, checked with `PRAGMA integrity_check`, flushed to disk and
-only then given its final name; on any failure, Ctrl-C or SIGTERM the temporary file is removed.
+finishes; `VACUUM INTO` also works in one snapshot, but it rebuilds every table and index, and
+its copy took about twice as long under load: benchmarks/backup_load.py.) The copy is written
+under a hidden temporary name next to the target, checked with `PRAGMA integrity_check`, flushed
+to disk and only then given its final name; on any failure, Ctrl-C or SIGTERM the temporary file
+is removed.
 """
 
 from __future__ import annotations
