@@ -54,10 +54,6 @@ def _save_until(db_path: str, response_id: int, writer: str, stop_file: str, lim
     return saved
 
 
-def _process_writer(args):
-    return _save_until(*args)
-
-
 def _rows(path: Path) -> dict[str, list[tuple]]:
     """Every row of every table, sorted: two databases with equal results hold the same data."""
     conn = sqlite3.connect(path)
@@ -115,7 +111,8 @@ def test_backup_taken_while_threads_and_processes_save_is_a_consistent_snapshot(
     db_path, db, round_id, tmp_path
 ):
     kenya = get_or_create_response(db, round_id, "KEN")["id"]
-    france = get_or_create_response(db, round_id, "FRA")["id"]
+    # One response per writer process, so the history shows that each of them is saving.
+    by_process = [get_or_create_response(db, round_id, iso3)["id"] for iso3 in ("FRA", "BRA")]
     stop_file = tmp_path / "stop"
     threads = [
         threading.Thread(
@@ -124,34 +121,36 @@ def test_backup_taken_while_threads_and_processes_save_is_a_consistent_snapshot(
         for w in range(3)
     ]
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
-        pending = pool.map_async(
-            _process_writer,
-            [(str(db_path), france, f"process {w}", str(stop_file), 100_000) for w in range(2)],
+    processes = [
+        ctx.Process(
+            target=_save_until,
+            args=(str(db_path), response, f"process {w}", str(stop_file), 100_000),
         )
-        for t in threads:
-            t.start()
-        try:
-            # Writers from both kinds are saving before the backup starts, and still after it.
-            _wait_for_history(db_path, 50)
-            conn = sqlite3.connect(db_path)
-            deadline = time.monotonic() + 60
-            while (
-                conn.execute("SELECT count(DISTINCT response_id) FROM answer_history").fetchone()[0]
-                < 2
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.05)
-            conn.close()
-            before = _history_count(db_path)
-            during = backup(db_path, tmp_path / "during.db")
-            after = _wait_for_history(db_path, _history_count(db_path))
-        finally:
-            stop_file.touch()
-            for t in threads:
-                t.join()
-            saved_by_processes = pending.get(timeout=120)
-    assert all(n > 0 for n in saved_by_processes)
+        for w, response in enumerate(by_process)
+    ]
+    for writer in threads + processes:
+        writer.start()
+    try:
+        # Every writer, thread or process, is saving before the backup starts, and still after.
+        conn = sqlite3.connect(db_path)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            writing = {
+                r[0] for r in conn.execute("SELECT DISTINCT response_id FROM answer_history")
+            }
+            if writing >= {kenya, *by_process}:
+                break
+            time.sleep(0.05)
+        conn.close()
+        assert writing >= {kenya, *by_process}, "not every writer started saving"
+        before = _history_count(db_path)
+        during = backup(db_path, tmp_path / "during.db")
+        after = _wait_for_history(db_path, _history_count(db_path))
+    finally:
+        stop_file.touch()
+        for writer in threads + processes:
+            writer.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0, 0]
     assert after > before  # the writers kept saving around the backup
 
     assert check_backup(during.path)["answers"] > 0
@@ -228,10 +227,14 @@ def test_a_temporary_file_left_by_a_killed_backup_is_removed_by_the_next(db_path
     assert running.exists()
 
 
-def test_backup_to_a_hostile_file_name(db_path, tmp_path):
-    target = tmp_path / "b'ack [1] *; DROP TABLE answers.db"
+@pytest.mark.parametrize(
+    "name", ["b'ack [1] *; DROP TABLE answers.db", "nightly#3?mode=rw%20.db", "сохранение 備份.db"]
+)
+def test_backup_and_restore_with_a_hostile_file_name(db_path, tmp_path, name):
+    target = tmp_path / name
     result = backup(db_path, target)
     assert result.path == target and check_backup(target)["users"] >= 1
+    assert restore(target, db_path)["users"] >= 1
 
 
 def test_the_backup_is_one_self_contained_file(db_path, tmp_path):

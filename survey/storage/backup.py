@@ -157,6 +157,11 @@ def _publish(temporary: Path, target: Path) -> None:
     temporary.unlink()
 
 
+def _read_only_uri(path: Path) -> str:
+    # as_uri() percent-encodes '#', '?' and '%', which a bare file: URI would misread.
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def check_backup(path: str | os.PathLike) -> dict:
     """Check that `path` is an intact SQLite database of this schema; return row counts.
 
@@ -170,7 +175,7 @@ def check_backup(path: str | os.PathLike) -> dict:
     with open(path, "rb") as f:
         if f.read(16) != b"SQLite format 3\x00":
             raise BackupError(f"{path} is not an SQLite database")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(_read_only_uri(path), uri=True)
     try:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
         if problems != ["ok"]:
@@ -214,7 +219,7 @@ def restore(source: str | os.PathLike, db_path: str | os.PathLike) -> dict:
         if keep.exists():
             keep.unlink()
         backup(db_path, keep)
-    src = sqlite3.connect(f"file:{Path(source)}?mode=ro", uri=True)
+    src = sqlite3.connect(_read_only_uri(Path(source)), uri=True)
     dest = sqlite3.connect(str(db_path), timeout=30)
     try:
         # All pages in one step, inside one write transaction on the destination.
