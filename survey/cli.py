@@ -801,18 +801,30 @@ def demo(db_path, seed):
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False))
 def backup(db_path, file):
-    """Copy the database to FILE with SQLite's online backup API (safe while the app runs)."""
+    """Copy the database to a new FILE, consistently, while the app keeps running.
+
+    The copy is written under a temporary name, checked with SQLite's integrity check and only
+    then renamed to FILE; if it fails or is interrupted nothing is left behind.
+    """
+    import signal
+
     from .storage.backup import BackupError
     from .storage.backup import backup as run_backup
 
     path = database_path(db_path)
-    if not path.exists():
-        raise click.ClickException(f"no database at {path}")
+    # SIGTERM (a service manager stopping the job) unwinds like Ctrl-C: the temporary file goes.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        target = run_backup(path, file)
+        result = run_backup(path, file)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Backup written to {target}")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(result.describe())
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 @main.command()

@@ -67,6 +67,20 @@ def _worker_class(text: str) -> str:
     return value
 
 
+def _rate(text: str) -> str:
+    """A rate-limit string of the `limits` library, checked here so a typo stops the start."""
+    from limits import parse_many
+
+    text = text.strip()
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ValueError(
+            f"expected limits like '10 per minute;50 per hour', got {text!r}"
+        ) from None
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     """One deployment setting.
@@ -170,14 +184,6 @@ SETTINGS: tuple[Setting, ...] = (
         _positive,
     ),
     Setting(
-        "FORWARDED_ALLOW_IPS",
-        "FORWARDED_ALLOW_IPS",
-        "127.0.0.1",
-        "Comma-separated addresses of the reverse proxies whose X-Forwarded-Proto gunicorn "
-        "trusts (so that requests reached over HTTPS are seen as secure). `*` trusts everyone: "
-        "only when nothing but the proxy can reach the port.",
-    ),
-    Setting(
         "PID_FILE",
         "SURVEY_PID_FILE",
         None,
@@ -207,6 +213,55 @@ SETTINGS: tuple[Setting, ...] = (
         "1",
         "Exports the export worker builds at the same time (threads).",
         _positive,
+    ),
+    Setting(
+        "RATELIMIT_ENABLED",
+        "SURVEY_LOGIN_THROTTLE",
+        "1",
+        "0 turns login throttling off (only for load tests; see SECURITY.md).",
+        _flag,
+    ),
+    Setting(
+        "RATELIMIT_LOGIN",
+        "SURVEY_LOGIN_LIMIT",
+        "10 per minute;50 per hour",
+        "Login and invitation posts allowed per client address, successful or not; beyond it "
+        "the address waits (HTTP 429 with Retry-After).",
+        _rate,
+    ),
+    Setting(
+        "RATELIMIT_LOGIN_ACCOUNT",
+        "SURVEY_LOGIN_ACCOUNT_LIMIT",
+        "10 per 15 minutes",
+        "Failed logins per account (from all addresses). Once reached, addresses that failed on "
+        "the account wait; an address with no failure on it can still log in.",
+        _rate,
+    ),
+    Setting(
+        "RATELIMIT_STORAGE_URI",
+        "SURVEY_LOGIN_THROTTLE_STORAGE",
+        None,
+        "Where login-throttling counters are kept. Default: the app's database "
+        "(`sqlite:///...`), shared by every worker and kept across restarts. For several hosts, "
+        "a shared store the `limits` library supports, e.g. `redis://host:6379/0` (install the "
+        "`redis` package). `memory://` counts per process and forgets on restart.",
+    ),
+    Setting(
+        "TRUSTED_PROXIES",
+        "SURVEY_TRUSTED_PROXIES",
+        "0",
+        "Number of reverse proxies in front of the app whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (1 for one nginx). 0: the client address is the "
+        "connection's, and forwarded headers are ignored (a client could forge them).",
+        _count,
+    ),
+    Setting(
+        "FORWARDED_ALLOW_IPS",
+        "SURVEY_FORWARDED_ALLOW_IPS",
+        "127.0.0.1",
+        "Comma-separated addresses of the reverse proxies whose X-Forwarded-Proto gunicorn "
+        "(`survey serve`) trusts, so that requests reached over HTTPS are seen as secure. `*` "
+        "trusts everyone: only when nothing but the proxy can reach the port.",
     ),
 )
 

@@ -143,7 +143,7 @@ def test_backup_while_writing_and_restore(db_path, db, round_id, tmp_path):
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        target = backup(db_path, tmp_path / "b.db")
+        target = backup(db_path, tmp_path / "b.db").path
     finally:
         stop.set()
         thread.join()

@@ -58,7 +58,7 @@ def _clean_env(venv: Path, home: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("SURVEY_", "PYTHON", "VIRTUAL_ENV")) and key != "FORWARDED_ALLOW_IPS"
+        if not key.startswith(("SURVEY_", "PYTHON", "VIRTUAL_ENV"))
     }
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["HOME"] = str(home)

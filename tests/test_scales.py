@@ -236,8 +236,9 @@ def test_migration_moves_old_answers_to_the_new_scales_and_keeps_history(tmp_pat
         ).fetchall()
     )
 
-    assert migrate(db) == [SCALES_MIGRATION]
-    assert migrate(db) == []  # runs once
+    # Up to this migration only: later migrations (0006 onwards) are not what this test is about.
+    assert migrate(db, until=SCALES_MIGRATION) == [SCALES_MIGRATION]
+    assert migrate(db, until=SCALES_MIGRATION) == []  # runs once
 
     stored = {
         (pid, q): json.loads(v)

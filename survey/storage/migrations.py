@@ -160,6 +160,19 @@ MIGRATIONS: list[tuple[str, str | Callable]] = [
     ),
     ("0005_answer_scales_per_obligation", lambda db: move_answers_to_obligation_scales(db)),
     (
+        "0006_rate_limits",
+        """
+        -- Login throttling counters (survey.storage.ratelimit), shared by every worker process
+        -- and kept across restarts: one row per live fixed window, deleted once it expires.
+        CREATE TABLE rate_limits (
+            key TEXT PRIMARY KEY,
+            count INTEGER NOT NULL,
+            expires_at REAL NOT NULL                -- Unix seconds
+        );
+        CREATE INDEX rate_limits_by_expiry ON rate_limits (expires_at);
+        """,
+    ),
+    (
         "0007_export_builds",
         """
         -- Exports built in the background (survey/exports/jobs.py): one row per file, keyed by

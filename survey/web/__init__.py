@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..exports.jobs import jobs_file_for
 from ..settings import setting
@@ -56,9 +57,8 @@ def create_app(config: dict | None = None) -> Flask:
         # per-field default refusing the whole post (an autosave of 170,000 CJK characters).
         MAX_FORM_MEMORY_SIZE=MAX_UPLOAD_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: long pages must still save
-        RATELIMIT_STORAGE_URI="memory://",
-        RATELIMIT_LOGIN="10 per minute;50 per hour",
         BASE_URL=None,
+        TRUSTED_PROXIES=setting("TRUSTED_PROXIES"),
     )
     app.config.update(config)
     # The one folder the app may write to (secret key, compiled catalogs, precompressed
@@ -68,6 +68,10 @@ def create_app(config: dict | None = None) -> Flask:
     # database, and whether builds run in a worker or inside the request.
     app.config.setdefault("JOBS_FILE", jobs_file_for(db_file))
     app.config.setdefault("EXPORT_JOBS", setting("EXPORT_JOBS"))
+    if app.config["TRUSTED_PROXIES"]:
+        # The client address and scheme as the trusted proxies saw them (login throttling, HTTPS).
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 

@@ -22,8 +22,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..i18n import N_
@@ -37,18 +35,17 @@ from ..storage.users import (
     redeem_invitation,
     user_for_api_token,
 )
+from . import throttle
 from .assets import is_asset_request
 from .db import get_db
 from .forms import InviteForm, LoginForm
 
 bp = Blueprint("auth", __name__)
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 LOGIN_FAILED = N_("Email or password is not correct.")
 
 
 def init_app(app):
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    limiter.init_app(app)
+    throttle.init_app(app)
     app.before_request(load_user)
 
 
@@ -247,14 +244,21 @@ def login_page_for_expired_post():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 def login():
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    if form.validate_on_submit():
+    refusal = throttle.refuse_post("login") if request.method == "POST" else None
+    valid = refusal is None and form.validate_on_submit()
+    if valid:
+        refusal = throttle.refuse_account(form.email.data)
+    if refusal is not None:
+        # The password is not checked at all: a refused address learns nothing by guessing.
+        return refusal.render("login.html", form=form, replaying=bool(form.replay.data))
+    if valid:
         user = authenticate(get_db(), form.email.data, form.password.data)
         if user is None:
+            throttle.note_failed_login(form.email.data)
             form.password.errors.append(_(LOGIN_FAILED))
         else:
             start_session(user)
@@ -278,10 +282,12 @@ def logout():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 def invite(token):
+    refusal = throttle.refuse_post("invite") if request.method == "POST" else None
     db = get_db()
     user = invitation_user(db, token)
+    if refusal is not None:  # before the token is judged: guessing links is throttled too
+        return refusal.render("invite.html", form=InviteForm(), invalid=user is None, invited=user)
     if user is None:
         return render_template("invite.html", form=None, invalid=True), 404
     form = InviteForm()
