@@ -261,7 +261,11 @@ def _lines(text: str | None, width: float) -> int:
     per_line = max(1.0, width * 1.2)
     total = 0
     for paragraph in text.split("\n"):
-        units = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in paragraph)
+        units = (
+            len(paragraph)
+            if paragraph.isascii()
+            else sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in paragraph)
+        )
         total += max(1, math.ceil(units / per_line))
     return total
 
