@@ -5,7 +5,8 @@
 Three series, each run in a fresh, isolated process (so peak memory is the process's own), in
 rotating order round after round:
 
-- product: `survey.exports.excel.write_workbook` (the streaming writer of xlsx_stream.py);
+- product: `survey.exports.excel.write_workbook` (XlsxWriter constant_memory with the
+  project's cell rules: fitted text, escaping, number/date checks, continuation sheets);
 - floor: XlsxWriter with `constant_memory`, fed by the product's own row generators, so the
   database reads, scoring and labels are the same work and the same cells (sheets, rows, values,
   header, widths, frozen pane, autofilter, date and percent formats) are written;

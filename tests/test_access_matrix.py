@@ -59,6 +59,9 @@ ACCESS = {
     "api.priorities": (API, None),
     "api.scores": (API, None),
     "exports.workbook": (ANALYST, None),
+    "exports.build_status": (ANALYST, None),
+    "exports.build_progress": (ANALYST, None),
+    "exports.build_file": (ANALYST, None),
     "exports.offline_download": (RESPONDENT, None),
     "exports.offline_upload": (
         RESPONDENT,
@@ -90,8 +93,9 @@ def clients(app, login_as, db, round_id, people):
     return out
 
 
-def _url(app, rule, round_id, people):
+def _url(app, rule, round_id, people, key=""):
     values = {
+        "key": key,
         "round_id": round_id,
         "instrument": "TIP",
         "chapter_id": "general_provisions",
@@ -117,11 +121,18 @@ def test_every_route_is_in_the_matrix(app):
     assert set(ACCESS) - endpoints == set(), "ACCESS lists routes that no longer exist"
 
 
-def test_access_matrix(app, clients, round_id, people):
+def test_access_matrix(app, clients, round_id, people, db, questionnaire):
+    from survey.exports import jobs
+
+    # A built workbook, so the build routes have a real key (the test app builds in the request).
+    with clients["analyst"].get(f"/exports/{round_id}/workbook.xlsx") as built:
+        assert built.status_code == 200
+    key = jobs.build_key(db, questionnaire, "workbook", round_id, jobs.clean_params())
+    assert jobs.get_build(db, key).ready
     failures = []
     for rule in app.url_map.iter_rules():
         get_expected, post_expected = ACCESS[rule.endpoint]
-        url = _url(app, rule, round_id, people)
+        url = _url(app, rule, round_id, people, key)
         for role in ROLES:
             client = clients[role]
             if get_expected is not None and "GET" in rule.methods:
