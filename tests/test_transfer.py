@@ -231,6 +231,16 @@ def test_only_requests_the_user_made_are_compressed(login_as, round_id, fetch_si
     assert b"TIP-" in decode(page)
 
 
+def _built_workbook(analyst, db, round_id) -> str:
+    """The key of a workbook build (the test app builds inside the request)."""
+    from survey.exports import jobs
+    from survey.questionnaire import get_questionnaire
+
+    with analyst.client.get(f"/exports/{round_id}/workbook.xlsx") as built:
+        assert built.status_code == 200
+    return jobs.build_key(db, get_questionnaire(), "workbook", round_id, jobs.clean_params())
+
+
 def test_every_page_links_static_files_by_their_content_hash(login_as, db, round_id):
     get_or_create_response(db, round_id, "KEN")  # for the print view
     ken = login_as("ken@example.org")
@@ -242,6 +252,7 @@ def test_every_page_links_static_files_by_their_content_hash(login_as, db, round
         analyst.client.get(f"/reports/{round_id}/?grouping=un_regional_group"),
         analyst.client.get(f"/reports/{round_id}/heatmap"),
         analyst.client.get(f"/reports/{round_id}/priorities?grouping=global"),
+        analyst.client.get(f"/exports/builds/{_built_workbook(analyst, db, round_id)}"),
     ]
     seen = set()
     for page in pages:
