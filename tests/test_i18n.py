@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -191,3 +193,32 @@ def test_message_template_is_up_to_date_with_the_code(tmp_path):
     with open(TRANSLATIONS / "messages.pot", "rb") as f:
         shipped = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
     assert fresh - shipped == set(), "new strings: run the extract command in docs/translations.md"
+
+
+def test_times_on_history_and_review_pages_are_in_the_users_locale_with_the_zone(
+    db, round_id, login_as
+):
+    from survey.responding import save_provision
+    from survey.storage.responses import change_status, get_or_create_response
+
+    response = get_or_create_response(db, round_id, "KEN")
+    save_provision(db, response["id"], "TIP-5", {"compliance": "partly"}, user_id=None)
+    change_status(db, response["id"], "submitted", user_id=None)
+    stamp = "2026-02-12T12:08:41Z"
+    db.execute("UPDATE response_events SET at = ?", [stamp])
+    db.execute("UPDATE responses SET updated_at = ?, submitted_at = ?", [stamp, stamp])
+    db.execute(
+        "UPDATE users SET language = 'fr' WHERE email IN ('ken@example.org', 'analyst@example.org')"
+    )
+    pages = [
+        login_as("ken@example.org").client.get(f"/fill/{round_id}/history/TIP-5"),
+        login_as("analyst@example.org").client.get(f"/responses/{round_id}/KEN/"),
+        login_as("analyst@example.org").client.get("/responses/"),
+    ]
+    for page in pages:
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200, page.request.path
+        # No stored ISO time shows raw; times read as French dates with the zone stated.
+        assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", html), page.request.path
+        assert re.search(r"\d{1,2} [a-zéû]+\.? \d{4}, \d\d:\d\d:\d\d UTC", html), page.request.path
+    assert "12 févr. 2026, 12:08:41 UTC" in pages[1].get_data(as_text=True)
