@@ -110,3 +110,32 @@ def catalog_directory(instance: Path) -> Path:
     target = Path(instance) / "translations"
     compile_catalogs(CATALOGS, target)
     return target
+
+
+# -- translating outside a request (files written in a chosen language) ----------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _messages(po: str, _mtime_ns: int, _size: int) -> dict[str, str]:
+    from babel.messages.pofile import read_po
+
+    with open(po, "rb") as f:
+        catalog = read_po(f, locale=Path(po).parts[-3])
+    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string}
+
+
+def gettext_for(lang: str) -> Callable[..., str]:
+    """A translator into `lang` that needs no request: for files written in a chosen language
+    (the offline questionnaire), from the CLI as from the web. Returns t(message, **values);
+    English, or a message without a translation, stays as written."""
+    po = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
+    messages: dict[str, str] = {}
+    if lang != DEFAULT and po.is_file():
+        stat = po.stat()
+        messages = _messages(str(po), stat.st_mtime_ns, stat.st_size)
+
+    def t(message: str, **values) -> str:
+        text = messages.get(message) or message
+        return text % values if values else text
+
+    return t

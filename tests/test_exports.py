@@ -1291,3 +1291,30 @@ def test_hostile_answers_survive_an_unchanged_offline_round_trip(
     wb.save(path)
     result = import_offline(db, questionnaire, answered, "KEN", path, user_id=None)
     assert result.changed == 0 and history_count(db) == mark
+
+
+@pytest.mark.parametrize("lang", ["fr", "es", "ru", "zh", "ar"])
+def test_the_offline_file_speaks_the_language_it_was_downloaded_in(
+    db, questionnaire, answered, tmp_path, lang
+):
+    from survey.i18n import gettext_for
+
+    english = offline_file(db, questionnaire, answered, "KEN", tmp_path, name="en.xlsx")
+    path = tmp_path / f"{lang}.xlsx"
+    export_offline(db, questionnaire, answered, "KEN", path, lang=lang)
+    wb, wb_en = load_workbook(path), load_workbook(english)
+    t = gettext_for(lang)
+    header = [c.value for c in wb["UNCAC"][1]][:7]
+    assert header == [t(c.value) for c in wb_en["UNCAC"][1]][:7]
+    assert header != [c.value for c in wb_en["UNCAC"][1]][:7]
+    instructions = [c.value for c in wb["Instructions"]["A"] if c.value]
+    english_lines = {c.value for c in wb_en["Instructions"]["A"] if c.value}
+    # Every instruction is translated (none is left as the English line).
+    assert not english_lines & set(instructions)
+    ws = wb["UNCAC"]
+    guidance = ws.cell(row_of(ws, "UNCAC-15", "ta_types"), 7).value
+    translated = t("One or more, separated by ';' (labels or codes): %(labels)s.")
+    assert translated.split("%(labels)s")[0] in guidance
+    assert "One or more, separated by" not in guidance
+    # The import reads the translated file back unchanged.
+    assert import_offline(db, questionnaire, answered, "KEN", path, user_id=None).changed == 0

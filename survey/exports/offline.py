@@ -23,10 +23,11 @@ from openpyxl import load_workbook
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..answers import MAX_TEXT, AnswerError, clean_value
+from ..i18n import N_, gettext_for
 from ..responding import Edit, SaveRefused, answer_token, save_answers
 from ..storage.db import transaction
 from ..storage.migrations import now
-from ..storage.responses import find_response, get_or_create_response, load_answers
+from ..storage.responses import STATUS_LABELS, find_response, get_or_create_response, load_answers
 from ..storage.rounds import get_round, state_instruments
 from ..storage.states import state_name
 from .cells import MAX_CELL_UNITS, fit_cell
@@ -49,14 +50,15 @@ MULTI_SEPARATORS = re.compile(r"[;\n]")
 
 # Columns of an instrument sheet (1-based); H and I are hidden and identify the question.
 # Widths in Excel character units; the visible seven print one page wide on landscape A4.
+# The titles of the hidden columns H and I stay English: they identify the question, not a reader.
 COLUMNS = (
-    ("Provision", 12),
-    ("Article", 13),
-    ("Title", 22),
-    ("Obligation", 11),
-    ("Question", 45),
-    ("Answer", 50),
-    ("Guidance", 50),
+    (N_("Provision"), 12),
+    (N_("Article"), 13),
+    (N_("Title"), 22),
+    (N_("Obligation"), 11),
+    (N_("Question"), 45),
+    (N_("Answer"), 50),
+    (N_("Guidance"), 50),
     ("question key", 12),
     ("answer at download", 12),
 )
@@ -189,30 +191,45 @@ def _put(ws, row: int, col: int, value, fmt=None) -> None:
         write_text(ws, row, col, fit_cell(str(value), truncation_marker), fmt)
 
 
-def _guidance(provision, question, lang: str, long_text: bool) -> str:
+def _guidance(provision, question, lang: str, long_text: bool, t) -> str:
     parts = []
     if question.name == "compliance":
-        parts.append(f"What the provision asks: {provision.summary.get(lang)}")
+        parts.append(
+            t(N_("What the provision asks: %(summary)s"), summary=provision.summary.get(lang))
+        )
     if question.relevant_source:
-        parts.append(f"Only if: {question.relevant_source}.")
+        parts.append(t(N_("Only if: %(rule)s."), rule=question.relevant_source))
     if question.hint:
         parts.append(question.hint.get(lang))
     if question.is_multiple:
         labels = "; ".join(f"{c.label.get(lang)} ({c.name})" for c in question.choices.choices)
-        parts.append(f"One or more, separated by ';' (labels or codes): {labels}.")
+        parts.append(
+            t(N_("One or more, separated by ';' (labels or codes): %(labels)s."), labels=labels)
+        )
     elif question.choices is not None:
-        parts.append("Choose from the list.")
+        parts.append(t(N_("Choose from the list.")))
     else:
         parts.append(
-            f"Text, up to {MAX_CELL_UNITS:,} characters (what one Excel cell holds); a longer "
-            f"answer, up to {MAX_TEXT:,} characters, can be typed on the web."
+            t(
+                N_(
+                    "Text, up to %(cell)s characters (what one Excel cell holds); a longer answer, "
+                    "up to %(web)s characters, can be typed on the web."
+                ),
+                cell=f"{MAX_CELL_UNITS:,}",
+                web=f"{MAX_TEXT:,}",
+            )
         )
     if question.required:
-        parts.append("Required before submission.")
+        parts.append(t(N_("Required before submission.")))
     if long_text:
         parts.append(
-            f"This answer is longer than an Excel cell ({MAX_CELL_UNITS:,} characters): it is shown "
-            "shortened and locked. Edit it on the web."
+            t(
+                N_(
+                    "This answer is longer than an Excel cell (%(cell)s characters): it is shown "
+                    "shortened and locked. Edit it on the web."
+                ),
+                cell=f"{MAX_CELL_UNITS:,}",
+            )
         )
     return "\n".join(parts)
 
@@ -288,11 +305,11 @@ def _print_setup(ws, last_column: int) -> None:
     ws.print_area(0, 0, ws.dim_rowmax or 0, last_column)
 
 
-def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str) -> None:
+def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str, t) -> None:
     for i, (name, width) in enumerate(COLUMNS):
         hidden = i + 1 in (KEY_COL, TOKEN_COL)
         ws.set_column(i, i, width, None, {"hidden": True} if hidden else None)
-        _put(ws, 0, i, name, fmt.header)
+        _put(ws, 0, i, name if hidden else t(name), fmt.header)
     ws.freeze_panes(1, 0)
     validated: dict[str, list[str]] = {}
     row = 0
@@ -304,7 +321,7 @@ def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str) -> Non
             value = answer.value if answer else None
             shown = display_value(question, value, lang)
             long_text = isinstance(shown, str) and bool(TRUNCATED.search(shown))
-            guidance = _guidance(provision, question, lang, long_text)
+            guidance = _guidance(provision, question, lang, long_text, t)
             label = question.label.get(lang)
             wrapped = [(provision.title, 2), (label, 4), (shown, ANSWER_COL - 1), (guidance, 6)]
             ws.set_row(row, _row_height([(text, COLUMNS[col][1]) for text, col in wrapped]))
@@ -333,8 +350,10 @@ def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str) -> Non
                 "source": ranges[name],
                 "ignore_blank": True,
                 "multi_range": " ".join(cells),
-                "error_title": "Not an answer in the list",
-                "error_message": "Choose an answer from the list, or leave the cell empty.",
+                "error_title": t(N_("Not an answer in the list"))[:32],  # Excel's limits
+                "error_message": t(N_("Choose an answer from the list, or leave the cell empty."))[
+                    :255
+                ],
             },
         )
     ws.autofilter(0, 0, row, 6)
@@ -344,45 +363,105 @@ def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str) -> Non
 
 
 def _instructions(
-    ws, fmt: _Formats, state: dict, round_: dict, response, instruments, lang: str
+    ws, fmt: _Formats, state: dict, round_: dict, response, instruments, lang: str, t
 ) -> None:
     ws.set_column(0, 0, 120)
-    status = response["status"] if response else "not started"
+    status = t(STATUS_LABELS[response["status"] if response else "not started"])
     codes = ", ".join(inst.code for inst in instruments)
+    name = state_name(state, lang)
     lines = [
-        f"Offline questionnaire: {state_name(state, lang)} ({state['iso3']}), {round_['title']}",
-        f"Downloaded {now()} (UTC). Status of your response at download: {status}.",
+        t(
+            N_("Offline questionnaire: %(state)s (%(iso3)s), %(round)s"),
+            state=name,
+            iso3=state["iso3"],
+            round=round_["title"],
+        ),
+        t(
+            N_("Downloaded %(when)s (UTC). Status of your response at download: %(status)s."),
+            when=now(),
+            status=status,
+        ),
         "",
-        f"One sheet per instrument your State answers: {codes}. Each row is one question of a "
-        "provision. Type or choose your answer in the yellow Answer column (F); every other "
-        "column is locked.",
-        "Questions with one answer: choose from the drop-down list (the codes shown in the "
-        "Guidance column are accepted too).",
-        "Questions with several answers (challenges, forms of technical assistance): type the "
-        "labels or the codes, separated by ';', e.g. 'Legal advice; capacity_building'.",
-        f"Text answers: up to {MAX_CELL_UNITS:,} characters, what one Excel cell holds (the web "
-        f"form takes up to {MAX_TEXT:,}). An answer already longer than a cell is shown "
-        "shortened and locked; edit it on the web.",
-        "Emptying a filled-in answer deletes that answer when the file is uploaded. Rows you "
-        "leave as they were change nothing.",
-        "The Guidance column says when a question applies "
-        "('Only if: compliance in [partly, not_yet, not_yet_considered]'). Answers to questions "
-        "that do not apply are kept but not used.",
+        t(
+            N_(
+                "One sheet per instrument your State answers: %(codes)s. Each row is one question "
+                "of a provision. Type or choose your answer in the yellow Answer column (F); every "
+                "other column is locked."
+            ),
+            codes=codes,
+        ),
+        t(
+            N_(
+                "Questions with one answer: choose from the drop-down list (the codes shown in "
+                "the Guidance column are accepted too)."
+            )
+        ),
+        t(
+            N_(
+                "Questions with several answers (challenges, forms of technical assistance): type "
+                "the labels or the codes, separated by ';', e.g. 'Legal advice; capacity_building'."
+            )
+        ),
+        t(
+            N_(
+                "Text answers: up to %(cell)s characters, what one Excel cell holds (the web form "
+                "takes up to %(web)s). An answer already longer than a cell is shown shortened "
+                "and locked; edit it on the web."
+            ),
+            cell=f"{MAX_CELL_UNITS:,}",
+            web=f"{MAX_TEXT:,}",
+        ),
+        t(
+            N_(
+                "Emptying a filled-in answer deletes that answer when the file is uploaded. Rows "
+                "you leave as they were change nothing."
+            )
+        ),
+        t(
+            N_(
+                "The Guidance column says when a question applies ('Only if: compliance in "
+                "[partly, not_yet, not_yet_considered]'). Answers to questions that do not apply "
+                "are kept but not used."
+            )
+        ),
         "",
-        "Upload the file from your questionnaire page ('Upload a filled Excel file') or send it to "
-        "the secretariat. The whole file is checked first: every problem is listed with its sheet "
-        "and cell (e.g. UNCAC!F14) and nothing is saved until the file has no problem. Then only "
-        "the answers you changed are saved, with the same history as answers typed on the web.",
-        "If someone changed an answer on the web after you downloaded this file and you changed "
-        "it here too, the upload lists it rather than overwriting it silently.",
+        t(
+            N_(
+                "Upload the file from your questionnaire page ('Upload a filled Excel file') or "
+                "send it to the secretariat. The whole file is checked first: every problem is "
+                "listed with its sheet and cell (e.g. UNCAC!F14) and nothing is saved until the "
+                "file has no problem. Then only the answers you changed are saved, with the same "
+                "history as answers typed on the web."
+            )
+        ),
+        t(
+            N_(
+                "If someone changed an answer on the web after you downloaded this file and you "
+                "changed it here too, the upload lists it rather than overwriting it silently."
+            )
+        ),
         "",
-        "Do not rename the sheets or insert, delete or move rows: hidden columns H and I identify "
-        "each question. The sheets are protected without a password (Review > Unprotect Sheet) "
-        "only so that answers go in the right cells.",
-        "To print: each questionnaire sheet is set up for landscape A4, one page wide, with the "
-        "column titles repeated on every page.",
-        f"This file is for {state_name(state, lang)} and round {round_['id']} only; it cannot be "
-        "uploaded for another State or round.",
+        t(
+            N_(
+                "Do not rename the sheets or insert, delete or move rows: hidden columns H and I "
+                "identify each question. The sheets are protected without a password (Review > "
+                "Unprotect Sheet) only so that answers go in the right cells."
+            )
+        ),
+        t(
+            N_(
+                "To print: each questionnaire sheet is set up for landscape A4, one page wide, "
+                "with the column titles repeated on every page."
+            )
+        ),
+        t(
+            N_(
+                "This file is for %(state)s and round %(round)s only; it cannot be uploaded for "
+                "another State or round."
+            ),
+            state=name,
+            round=round_["id"],
+        ),
     ]
     for row, line in enumerate(lines):
         _put(ws, row, 0, line or None, fmt.title if row == 0 else fmt.wrap)
@@ -428,6 +507,7 @@ def export_offline(db, model, round_id: str, iso3: str, out, *, lang: str = "en"
     response = find_response(db, round_id, iso3)
     stored = load_answers(db, response["id"]) if response else {}
     rtl = lang == "ar"
+    t = gettext_for(lang)
     book = Book(out)
     fmt = _Formats(book)
     # Sheets are created in the order they appear; each is then written row by row.
@@ -435,11 +515,11 @@ def export_offline(db, model, round_id: str, iso3: str, out, *, lang: str = "en"
     sheets = [(inst, book.add_sheet(inst.code, right_to_left=rtl)) for inst in instruments]
     lists_ws = book.add_sheet(LISTS_SHEET, right_to_left=rtl)
     marker_ws = book.add_sheet(MARKER_SHEET)
-    _instructions(instructions, fmt, states[0], round_, response, instruments, lang)
+    _instructions(instructions, fmt, states[0], round_, response, instruments, lang, t)
     lists = _choice_lists(instruments)
     ranges = _list_ranges(lists)
     for inst, ws in sheets:
-        _instrument_sheet(ws, fmt, inst, stored, ranges, lang)
+        _instrument_sheet(ws, fmt, inst, stored, ranges, lang, t)
     _lists_sheet(lists_ws, lists, lang)
     _marker(marker_ws, model, round_id, iso3, lang)
     instructions.activate()

@@ -6,11 +6,19 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ..i18n import _
+from ..i18n import N_, _
 from .db import transaction
 from .migrations import now
 
 STATUSES = ("draft", "submitted", "returned", "validated")
+# What each status is called on pages and in files (translated where shown).
+STATUS_LABELS = {
+    "not started": N_("not started"),
+    "draft": N_("draft"),
+    "submitted": N_("submitted"),
+    "returned": N_("returned"),
+    "validated": N_("validated"),
+}
 EDITABLE = ("draft", "returned")
 TRANSITIONS = {
     ("draft", "submitted"),

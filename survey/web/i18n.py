@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from .. import i18n
 from ..i18n import N_
+from ..storage.responses import STATUS_LABELS
 from ..storage.users import set_language
 from .db import get_db
 
@@ -109,13 +110,6 @@ def choose_language():
 # -- labels for codes shown in pages -----------------------------------------------------------
 
 ROLE_LABELS = {"respondent": N_("respondent"), "analyst": N_("analyst"), "admin": N_("admin")}
-STATUS_LABELS = {
-    "not started": N_("not started"),
-    "draft": N_("draft"),
-    "submitted": N_("submitted"),
-    "returned": N_("returned"),
-    "validated": N_("validated"),
-}
 OBLIGATION_LABELS = {
     "mandatory": N_("Mandatory"),
     "consider": N_("Shall consider"),
