@@ -9,7 +9,7 @@ provides it, the challenges, and the regional instruments its provision is cross
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from ..answers import relevant_answers
@@ -261,3 +261,47 @@ def national_report(db, model, round_id: str, iso3: str, *, lang: str = "en") ->
             "ta_factor": constants.ta,
         },
     )
+
+
+def report_json(report: NationalReport, lang: str = "en") -> dict:
+    """The report as JSON-ready data (the API): questionnaire texts in `lang`."""
+
+    def index(ix: Index) -> dict:
+        return {
+            "index": ix.index,
+            "scored": ix.scored,
+            "applicable": ix.applicable,
+            "gaps": ix.gaps,
+            "coverage": ix.coverage,
+        }
+
+    def provision(p: NationalProvision) -> dict:
+        return {
+            **{
+                k: v
+                for k, v in asdict(p).items()
+                if k not in ("chapter", "summary", "compliance", "ta_types", "challenges")
+            },
+            "chapter": p.chapter.get(lang),
+            "compliance": p.compliance.code,
+            "compliance_label": p.compliance.label,
+            "ta_types": [t.code for t in p.ta_types],
+            "challenges": [c.code for c in p.challenges],
+        }
+
+    return {
+        "round": report.round_id,
+        "state_iso3": report.state_iso3,
+        "status": report.status,
+        "counted": report.counted,
+        "generated": report.generated,
+        "index": index(report.index),
+        "by_instrument": {i.code: index(i.index) for i in report.by_instrument},
+        "gaps": [provision(p) for p in report.gaps],
+        "ta_without_gap": [provision(p) for p in report.ta_without_gap],
+        "ta_requested": [asdict(t) for t in report.ta_requested],
+        "challenges": [asdict(t) for t in report.challenges],
+        "ta_received": report.ta_received,
+        "providers": [asdict(p) for p in report.providers],
+        "constants": report.constants,
+    }
