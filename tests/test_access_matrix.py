@@ -63,6 +63,10 @@ ACCESS = {
     "exports.build_progress": (ANALYST, None),
     "exports.build_file": (ANALYST, None),
     "exports.offline_download": (RESPONDENT, None),
+    # The URL names France: France's respondent and analysts see it, Kenya's gets "not found".
+    "national.report": ({**ANALYST, "fra": 200}, None),
+    "national.needs": (ANALYST, None),
+    "api.national_priorities": (API, None),
     "exports.offline_upload": (
         RESPONDENT,
         {**RESPONDENT, "anonymous": LOGIN, "ken": 400, "fra": 400},

@@ -1,4 +1,5 @@
-"""The analyst workbook of a round: About, Codebook, Answers, Wide, Scores, Priorities, TA demand.
+"""The analyst workbook of a round: About, Codebook, Answers, Wide, Scores, Priorities, TA demand,
+TA needs by article.
 
 Written with XlsxWriter in `constant_memory` mode: rows stream from the database into the file one
 at a time, so memory does not grow with the number of States. Numbers and dates are real Excel
@@ -13,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ..reports.needs import csv_rows as needs_csv_rows
+from ..reports.needs import needs_by_article
 from ..scoring import all_priorities, regional_priorities, scores_rows, ta_demand
 from ..storage.responses import STATUSES
 from ..storage.states import GROUPINGS, region_expression, region_label, state_name
@@ -31,7 +34,16 @@ from .rows import (
 )
 from .xlsx import Book, write_text
 
-SHEETS = ("About", "Codebook", "Answers", "Wide", "Scores", "Priorities", "TA demand")
+SHEETS = (
+    "About",
+    "Codebook",
+    "Answers",
+    "Wide",
+    "Scores",
+    "Priorities",
+    "TA demand",
+    "TA needs by article",
+)
 HEADER_FORMAT = {"bold": True, "bg_color": "#DCE3EC", "valign": "top"}
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 SHARE_FORMAT = "0.0%"
@@ -241,6 +253,7 @@ SHEET_GUIDE = {
     "Scores": "One row per counted State and scored provision: score s, weight w, severity g = w x (1 - s), ta_needed (1 = TA requested for a gap).",
     "Priorities": "One row per grouping, region and provision scored in the region: n_resp, n_gap, gap_share, ta_share, priority and rank (docs/scoring.md).",
     "TA demand": "Per grouping and region, for each TA type and challenge: n_states (States selecting it at least once) and n_selections ((State, provision) selections).",
+    "TA needs by article": "Per grouping, region and article: n (counted States that scored a provision of the article), n_ta_need and share_ta_need (those reporting a TA need on it), and per TA type n_<type> and share_<type>.",
 }
 
 
@@ -448,6 +461,43 @@ def _ta_demand_rows(db, model, round_id: str, filters: Filters, lang: str):
             ]
 
 
+def _needs_columns(model) -> list[Column]:
+    codes = model.choice_list("ta_types").codes if model.choice_list("ta_types") else ()
+    return [
+        Column("grouping", 18),
+        Column("region", 22),
+        Column("region_label", 30),
+        Column("instrument", 10),
+        Column("article", 8, "number"),
+        Column("title", 40),
+        Column("provisions", 30),
+        Column("n", 6, "number"),
+        Column("n_ta_need", 10, "number"),
+        Column("share_ta_need", 13, "share"),
+        *(Column(f"n_{code}", 10, "number") for code in codes),
+        *(Column(f"share_{code}", 12, "share") for code in codes),
+    ]
+
+
+def _needs_rows(db, model, round_id: str, filters: Filters, lang: str):
+    """survey.reports.needs for each grouping in scope (rows as its CSV download)."""
+    if not filters.counted:
+        return
+    for grouping in _groupings(filters):
+        table = needs_by_article(
+            db,
+            model,
+            round_id,
+            grouping,
+            instrument=filters.instrument,
+            lang=lang,
+            statuses=filters.counted,
+        )
+        for row in needs_csv_rows(table):
+            if filters.region is None or row[0] == filters.region:
+                yield [grouping, *row]
+
+
 def write_workbook(
     db,
     model,
@@ -508,6 +558,11 @@ def write_workbook(
     counts["TA demand"] = wb.write_sheet(
         "TA demand", TA_DEMAND, _ta_demand_rows(db, model, round_id, filters, lang)
     )
+    counts["TA needs by article"] = wb.write_sheet(
+        "TA needs by article",
+        _needs_columns(model),
+        _needs_rows(db, model, round_id, filters, lang),
+    )
     wb.close()
     return counts
 
@@ -563,4 +618,14 @@ def expected_rows(
         for g in groupings
     )
     codebook = sum(len(p.questions) for p in provisions)
-    return 40 + codebook + answers + states + scored + regions * len(provisions) + regions * 20
+    articles = len({(p.instrument, p.article) for p in provisions})
+    return (
+        40
+        + codebook
+        + answers
+        + states
+        + scored
+        + regions * len(provisions)
+        + regions * 20
+        + regions * articles
+    )

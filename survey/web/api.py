@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, jsonify, request
 
+from ..i18n import LANGUAGES
 from ..reports import state_scores
+from ..reports.national import national_report, report_json
 from ..scoring import regional_priorities
-from ..storage.states import GROUPINGS, regions
+from ..storage.states import GROUPINGS, get_state, regions
 from .db import get_db, get_model, round_or_404
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -50,3 +52,17 @@ def scores(round_id, iso3):
     if data is None:
         abort(404, f"No response from '{iso3}' in round '{round_id}'.")
     return jsonify(data)
+
+
+@bp.route("/rounds/<round_id>/states/<iso3>/priorities")
+def national_priorities(round_id, iso3):
+    """A State's national TA priorities (survey.reports.national), labels in `lang` (default en)."""
+    round_ = round_or_404(round_id)
+    state = get_state(get_db(), iso3)
+    if state is None:
+        abort(404, f"No Member State '{iso3}'.")
+    lang = request.args.get("lang", "en")
+    if lang not in LANGUAGES:
+        abort(400, f"Unknown language '{lang}'; use one of {', '.join(LANGUAGES)}.")
+    report = national_report(get_db(), get_model(), round_["id"], state["iso3"], lang=lang)
+    return jsonify(report_json(report, lang))

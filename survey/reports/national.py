@@ -1,0 +1,307 @@
+"""A State's national technical-assistance priorities: its gaps ranked by the regional method.
+
+The ranking is the regional method of docs/scoring.md applied to one State: a gap's priority is
+its severity g = w x (1 - s) times the TA factor, ties broken by questionnaire order. Scores come
+from `score_state` and the indexes from `state_index`, so a State sees the numbers the regional
+reports are built from. Around each gap: the TA types requested, TA already received and who
+provides it, the challenges, and the regional instruments its provision is cross-referenced with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from ..answers import relevant_answers
+from ..scoring import COUNTED_STATUSES, Index, index_by, score_state, state_index
+from ..storage.responses import answer_values, find_response, load_answers
+from ..storage.rounds import state_instruments
+
+
+@dataclass(frozen=True)
+class Label:
+    """A code with its label in the report's language."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class RegionalReference:
+    """An article of a regional (non-UN) instrument that the provision is cross-referenced with."""
+
+    instrument: str  # the instrument's code in the questionnaire, e.g. 'AUCPCC'
+    instrument_title: str
+    article: str
+    article_title: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class NationalProvision:
+    """One provision of the State's report: a ranked gap, or TA requested without a gap."""
+
+    rank: int | None  # None for TA requested on a provision without a gap
+    provision_id: str
+    instrument: str
+    chapter: object  # the chapter's Text (translated in the template)
+    reference: str
+    title: str  # English only in the questionnaire
+    summary: object  # Text
+    obligation: str
+    compliance: Label
+    score: float
+    weight: float
+    severity: float
+    ta_requested: bool
+    priority: float
+    ta_types: tuple[Label, ...]
+    ta_other: str | None
+    ta_received: bool
+    ta_provider: str | None
+    challenges: tuple[Label, ...]
+    challenges_other: str | None
+    steps: str | None
+    regional: tuple[RegionalReference, ...]
+    related: tuple[str, ...]  # UN provisions cross-referenced with this one
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How many of the State's provisions selected a TA type or challenge."""
+
+    code: str
+    label: str
+    provisions: int
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A TA provider as the State named it, with the provisions it already helps on."""
+
+    name: str
+    provisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InstrumentIndex:
+    code: str
+    title: object  # the instrument's short title (Text)
+    index: Index
+
+
+@dataclass(frozen=True)
+class NationalReport:
+    round_id: str
+    state_iso3: str
+    status: str | None  # None: the State has no response in the round
+    generated: str  # UTC, ISO 8601
+    index: Index
+    by_instrument: tuple[InstrumentIndex, ...]
+    gaps: tuple[NationalProvision, ...]  # ranked
+    ta_without_gap: tuple[NationalProvision, ...]  # in questionnaire order
+    ta_requested: tuple[Tally, ...]  # over the gaps and the TA requested without a gap
+    challenges: tuple[Tally, ...]
+    ta_received: int  # scored provisions on which the State already receives TA
+    providers: tuple[Provider, ...]
+    constants: dict
+
+    @property
+    def counted(self) -> bool:
+        """Whether the regional reports count this response (submitted or validated)."""
+        return self.status in COUNTED_STATUSES
+
+    @property
+    def uncovered(self) -> tuple[NationalProvision, ...]:
+        """Gaps with TA requested and none received yet, in priority order."""
+        return tuple(p for p in self.gaps if p.ta_requested and not p.ta_received)
+
+
+def national_priority(score, constants) -> float:
+    """The priority of one State's scored provision: g x the TA factor (docs/scoring.md)."""
+    factor = constants.ta["requested"] if score.ta_needed else constants.ta["not_requested"]
+    return score.severity * factor
+
+
+def _regional(model, provision) -> tuple[RegionalReference, ...]:
+    instruments = {e.code: e for e in model.external_instruments}
+    out = []
+    for ref in provision.cross_references:
+        if ref.is_un:
+            continue
+        external = instruments.get(ref.instrument)
+        articles = dict(external.articles) if external else {}
+        out.append(
+            RegionalReference(
+                ref.instrument,
+                external.title if external else ref.instrument,
+                ref.article,
+                ref.title or articles.get(ref.article),
+                ref.note,
+            )
+        )
+    return tuple(out)
+
+
+def _labels(choices, codes, lang) -> tuple[Label, ...]:
+    return tuple(Label(c, choices.label(c, lang) if choices else c) for c in codes)
+
+
+def _tallies(items, choices, lang) -> tuple[Tally, ...]:
+    counts: dict[str, int] = {}
+    for codes in items:
+        for code in codes:
+            counts[code] = counts.get(code, 0) + 1
+    order = {c: i for i, c in enumerate(choices.codes if choices else ())}
+    return tuple(
+        Tally(code, choices.label(code, lang) if choices else code, n)
+        for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], 99), kv[0]))
+    )
+
+
+def _providers(received: dict[str, str | None]) -> tuple[Provider, ...]:
+    """Providers named for the provisions with TA received, the same name written with other
+    spacing or case counted once; the most provisions first."""
+    named: dict[str, tuple[str, list[str]]] = {}
+    for provision_id, provider in received.items():
+        if provider:
+            name = " ".join(provider.split())
+            named.setdefault(name.casefold(), (name, []))[1].append(provision_id)
+    return tuple(
+        Provider(name, tuple(ids))
+        for name, ids in sorted(named.values(), key=lambda v: (-len(v[1]), v[0].casefold()))
+    )
+
+
+def national_report(db, model, round_id: str, iso3: str, *, lang: str = "en") -> NationalReport:
+    """The national TA priority report of one State in one round (its answers as they stand)."""
+    response = find_response(db, round_id, iso3)
+    values = (
+        {pid: answer_values(a) for pid, a in load_answers(db, response["id"]).items()}
+        if response
+        else {}
+    )
+    instruments = state_instruments(db, round_id, iso3)
+    scores = score_state(model, values, instruments)
+    constants = model.scoring
+    ta_list, challenge_list = model.choice_list("ta_types"), model.choice_list("challenges")
+    entries = []
+    received: dict[str, str | None] = {}  # provision -> provider, where TA is already received
+    for score in scores:
+        if not score.scored:
+            continue
+        provision = model.provisions[score.provision_id]
+        kept = relevant_answers(provision, values.get(provision.id, {}))
+        if kept.get("ta_received") == "yes":
+            received[provision.id] = kept.get("ta_provider")
+        if not (score.is_gap or score.ta_needed):
+            continue
+        compliance = provision.question("compliance")
+        entries.append(
+            (
+                score,
+                provision,
+                dict(
+                    provision_id=provision.id,
+                    instrument=provision.instrument,
+                    chapter=model.chapter_of(provision).title,
+                    reference=provision.reference,
+                    title=provision.title,
+                    summary=provision.summary,
+                    obligation=provision.obligation,
+                    compliance=Label(
+                        score.compliance,
+                        compliance.choices.label(score.compliance, lang)
+                        if compliance and compliance.choices
+                        else score.compliance,
+                    ),
+                    score=score.score,
+                    weight=score.weight,
+                    severity=score.severity,
+                    ta_requested=score.ta_needed,
+                    priority=national_priority(score, constants),
+                    ta_types=_labels(ta_list, score.ta_types, lang),
+                    ta_other=kept.get("ta_other") if score.ta_needed else None,
+                    ta_received=kept.get("ta_received") == "yes",
+                    ta_provider=kept.get("ta_provider"),
+                    challenges=_labels(challenge_list, score.challenges, lang),
+                    challenges_other=kept.get("challenges_other"),
+                    steps=kept.get("steps"),
+                    regional=_regional(model, provision),
+                    related=tuple(r.provision for r in provision.cross_references if r.is_un),
+                ),
+            )
+        )
+    # The regional ranking with one State: priority, then n_gap (1 for every gap), then order.
+    gap_entries = sorted(
+        (e for e in entries if e[0].is_gap),
+        key=lambda e: (-round(e[2]["priority"], 9), e[1].order),
+    )
+    gaps = tuple(NationalProvision(rank=i, **e[2]) for i, e in enumerate(gap_entries, 1))
+    beyond = tuple(NationalProvision(rank=None, **e[2]) for e in entries if not e[0].is_gap)
+    wanted = (*gaps, *beyond)
+    return NationalReport(
+        round_id=round_id,
+        state_iso3=iso3,
+        status=response["status"] if response else None,
+        generated=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        index=state_index(scores),
+        by_instrument=tuple(
+            InstrumentIndex(code, model.instrument(code).short_title, index)
+            for code, index in index_by(scores, lambda s: s.instrument).items()
+        ),
+        gaps=gaps,
+        ta_without_gap=beyond,
+        ta_requested=_tallies(([t.code for t in p.ta_types] for p in wanted), ta_list, lang),
+        challenges=_tallies(([c.code for c in p.challenges] for p in gaps), challenge_list, lang),
+        ta_received=len(received),
+        providers=_providers(received),
+        constants={
+            "weights": constants.weight,
+            "ta_factor": constants.ta,
+        },
+    )
+
+
+def report_json(report: NationalReport, lang: str = "en") -> dict:
+    """The report as JSON-ready data (the API): questionnaire texts in `lang`."""
+
+    def index(ix: Index) -> dict:
+        return {
+            "index": ix.index,
+            "scored": ix.scored,
+            "applicable": ix.applicable,
+            "gaps": ix.gaps,
+            "coverage": ix.coverage,
+        }
+
+    def provision(p: NationalProvision) -> dict:
+        return {
+            **{
+                k: v
+                for k, v in asdict(p).items()
+                if k not in ("chapter", "summary", "compliance", "ta_types", "challenges")
+            },
+            "chapter": p.chapter.get(lang),
+            "compliance": p.compliance.code,
+            "compliance_label": p.compliance.label,
+            "ta_types": [t.code for t in p.ta_types],
+            "challenges": [c.code for c in p.challenges],
+        }
+
+    return {
+        "round": report.round_id,
+        "state_iso3": report.state_iso3,
+        "status": report.status,
+        "counted": report.counted,
+        "generated": report.generated,
+        "index": index(report.index),
+        "by_instrument": {i.code: index(i.index) for i in report.by_instrument},
+        "gaps": [provision(p) for p in report.gaps],
+        "ta_without_gap": [provision(p) for p in report.ta_without_gap],
+        "ta_requested": [asdict(t) for t in report.ta_requested],
+        "challenges": [asdict(t) for t in report.challenges],
+        "ta_received": report.ta_received,
+        "providers": [asdict(p) for p in report.providers],
+        "constants": report.constants,
+    }
