@@ -818,8 +818,8 @@ INVERTED_WHY = {
 MISSED_BY_DESIGN = [
     "**Quiet machine**: every figure here was taken on a 2-core virtual machine shared with four"
     " other people's work; absolute times are noisy and the interleaved ratios are the figures"
-    " to read. The lead re-runs this on a quiet machine.",
-    "**Growth table**: the workbook is timed without its floor (XlsxWriter takes ~3x as long;"
+    " to read. Re-run it on a quiet machine before comparing absolute times with a target.",
+    "**Growth table**: the workbook is timed without its floor (XlsxWriter bare takes about as long;"
     " the full-size ratio is in the figures table), with n=1 in a full run; answer history is not"
     " copied into the synthesised States and rounds (nothing measured there reads it).",
     "**Memory** is measured for the workbook only (product and floor); pandas and numpy are not"
