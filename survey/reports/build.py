@@ -276,7 +276,7 @@ def _selections(db, model, round_id: str, grouping: str, region: str):
     return [row for row in db.execute(sql, params) if row[2] in model.provisions]
 
 
-def _demand(selections, kind, labels, respondents) -> list[DemandRow]:
+def _demand(selections, kind, labels, respondents, lang: str = "en") -> list[DemandRow]:
     states: dict[str, set] = defaultdict(set)
     counts: dict[str, int] = defaultdict(int)
     for k, iso3, _pid, code in selections:
@@ -287,7 +287,7 @@ def _demand(selections, kind, labels, respondents) -> list[DemandRow]:
         DemandRow(
             kind,
             code,
-            labels.label(code),
+            labels.label(code, lang),
             len(states[code]),
             len(states[code]) / respondents if respondents else 0.0,
             counts[code],
@@ -349,7 +349,7 @@ def priority_report(
     ta_by_provision = {
         pid: sorted(
             (
-                {"code": code, "label": ta_list.label(code), "states": len(states)}
+                {"code": code, "label": ta_list.label(code, lang), "states": len(states)}
                 for code, states in by_code.items()
             ),
             key=lambda t: (-t["states"], t["code"]),
@@ -385,8 +385,8 @@ def priority_report(
         )
     top_rows = ranked[:top]
     pages = paging(len(ranked), page, page_size)
-    ta_rows = _demand(selections, "ta_type", ta_list, respondents)
-    challenge_rows = _demand(selections, "challenge", challenge_list, respondents)
+    ta_rows = _demand(selections, "ta_type", ta_list, respondents, lang)
+    challenge_rows = _demand(selections, "challenge", challenge_list, respondents, lang)
     ta_chapters = _demand_by_chapter(model, selections, "ta_type", ta_rows, lang)
     challenge_chapters = _demand_by_chapter(model, selections, "challenge", challenge_rows, lang)
     region_name = region_label(grouping, region)
@@ -429,6 +429,20 @@ def priority_report(
     }
 
 
+def _label_margin(labels: list[str]) -> int:
+    """A left margin wide enough for the longest label line (12 px type). plotly's own automargin
+    measures text in a box that inherits the page's direction, and in an RTL page it measures
+    short and cuts the labels off, so the margin is set here."""
+    import unicodedata
+
+    def px(line: str) -> float:
+        line = html.unescape(line.replace("<b>", "").replace("</b>", ""))
+        return sum(12 if unicodedata.east_asian_width(ch) in "WF" else 7 for ch in line)
+
+    lines = [line for label in labels for line in label.split("<br>")]
+    return int(max((px(line) for line in lines), default=40)) + 24
+
+
 def _bar_heights(labels: list[str], line: int = 16, minimum: int = 26) -> int:
     return sum(max(minimum, line * (label.count("<br>") + 1) + 10) for label in labels)
 
@@ -461,6 +475,7 @@ def _priority_figure(top_rows, region_name) -> dict:
             "title": {"text": _plain(_("Top priorities: %(region)s", region=region_name))},
             "xaxis": {"title": {"text": _plain(_("Priority"))}},
             "yaxis": {"automargin": True, "tickfont": {"size": 12}},
+            "margin": {"l": _label_margin(labels)},
             "height": 140 + _bar_heights(labels),
         },
     }
@@ -523,7 +538,8 @@ def _demand_figure(rows: list[DemandRow], title: str, respondents: int) -> dict:
                 "anchor": "y",
                 "title": {"text": _plain(_("Selections (State × provision)"))},
             },
-            "yaxis": {"automargin": True},
+            "yaxis": {"automargin": True, "tickfont": {"size": 12}},
+            "margin": {"l": _label_margin(labels)},
             "height": 150 + _bar_heights(labels),
         },
     }
@@ -570,10 +586,10 @@ def _by_chapter_figure(table: DemandByChapter, title: str) -> dict:
             "title": {"text": _plain(title)},
             "barmode": "stack",
             "xaxis": {"title": {"text": _plain(_("Selections (State × provision)"))}},
-            "yaxis": {"automargin": True},
+            "yaxis": {"automargin": True, "tickfont": {"size": 12}},
             "legend": {"orientation": "h", "y": -0.12, "yanchor": "top", "traceorder": "normal"},
             "height": 260 + _bar_heights(labels) + 22 * ((len(table.codes) + 2) // 3),
-            "margin": {"b": 40},
+            "margin": {"b": 40, "l": _label_margin(labels)},
         },
     }
 
@@ -658,6 +674,7 @@ def heatmap(
     # Rows top to bottom in questionnaire order (plotly puts the first row at the bottom).
     shown = list(reversed(list(zip(labels, cells, strict=True))))
     z = [[cell.gap_share for cell in row] for _label, row in shown]
+    y_labels = [_wrapped(label, 44) for label, _row in shown]
     n_rows = len(shown)
     return {
         "round": round_id,
@@ -677,7 +694,7 @@ def heatmap(
                     "type": "heatmap",
                     "z": z,
                     "x": columns,
-                    "y": [_wrapped(label, 44) for label, _row in shown],
+                    "y": y_labels,
                     "customdata": [
                         [[c.n_gaps, c.n_answers, c.n_states] for c in row] for _l, row in shown
                     ],
@@ -712,10 +729,10 @@ def heatmap(
                     "pad": {"t": 14},
                 },
                 "height": 160 + 14 * label_lines + 44 * n_rows,
-                "margin": {"t": 80 + 14 * label_lines},
+                "margin": {"t": 80 + 14 * label_lines, "l": _label_margin(y_labels)},
                 **({"width": 420 + 80 * len(region_rows)} if many else {}),
                 "xaxis": {"side": "top", "tickangle": 0, "automargin": True},
-                "yaxis": {"automargin": True},
+                "yaxis": {"automargin": True, "tickfont": {"size": 12}},
             },
         },
     }
