@@ -145,14 +145,35 @@ CHALLENGE_WEIGHTS = {
         "limited_awareness": 2,
     },
 }
+# What each sort of provision needs: criminalization asks for drafting help, cooperation for
+# model agreements and trained central authorities, and so on. Types not named here are chosen
+# rarely (OFF_PROFILE), so the shares of States differ and not only the numbers of selections.
 TA_TYPE_WEIGHTS = {
-    "offence": {"legislative_drafting": 5, "legal_advice": 4, "model_legislation": 3},
+    "offence": {"legislative_drafting": 8, "legal_advice": 4, "model_legislation": 3},
     "assets": {"legal_advice": 3, "capacity_building": 4, "institution_building": 3},
-    "cooperation": {"model_agreements": 5, "good_practices": 3, "capacity_building": 3},
+    "cooperation": {"capacity_building": 6, "model_agreements": 5, "good_practices": 2},
     "protection": {"institution_building": 3, "good_practices": 3, "capacity_building": 3},
     "prevention": {"action_plan": 4, "institution_building": 4, "good_practices": 3},
     "training": {"capacity_building": 5, "onsite_expert": 3, "good_practices": 2},
     "firearms_control": {"capacity_building": 4, "onsite_expert": 3, "model_legislation": 2},
+}
+OFF_PROFILE = 0.04
+# Regional habits multiply the weights: richer States ask for good practices and peer advice,
+# others for institutions, technology and experts on site.
+TA_REGION_FACTORS = {
+    "WEOG": {"good_practices": 3, "legal_advice": 2, "onsite_expert": 0.3, "action_plan": 0.3},
+    "EASTERN_EUROPEAN_GROUP": {"model_agreements": 2, "legal_advice": 1.5, "onsite_expert": 0.5},
+    "GRULAC": {"action_plan": 2, "onsite_expert": 1.5, "institution_building": 1.5},
+    "ASIA_PACIFIC_GROUP": {"legislative_drafting": 1.5, "model_legislation": 2, "action_plan": 1.5},
+    "AFRICAN_GROUP": {"capacity_building": 2, "institution_building": 2, "onsite_expert": 2},
+}
+# Which challenges each sort of provision runs into (multiplied with the regional weights).
+CHALLENGE_KIND_FACTORS = {
+    "offence": {"legal_system_specificities": 4, "competing_priorities": 0.5},
+    "cooperation": {"interagency_coordination": 3, "limited_capacity": 2},
+    "assets": {"limited_capacity": 2, "interagency_coordination": 2},
+    "prevention": {"limited_resources": 2, "limited_awareness": 2},
+    "protection": {"limited_resources": 3},
 }
 TA_PROVIDERS = {
     "WEOG": ["peer exchanges within the OECD", "the Council of Europe", "UNODC"],
@@ -703,9 +724,9 @@ def _steps(rng, state, plan, year) -> str:
     )
 
 
-def _pick_many(rng, codes, weights: dict, most: int = 3) -> list[str]:
+def _pick_many(rng, codes, weights: dict, most: int = 3, default: float = 1) -> list[str]:
     usable = [c for c in codes if c != "other"]
-    w = [weights.get(c, 1) for c in usable]
+    w = [weights.get(c, default) for c in usable]
     k = rng.choice((1, 1, 2, 2, 3))
     k = min(k, most, len(usable))
     picked: set[str] = set()
@@ -735,8 +756,11 @@ def _generate(rng, state, plan, question, name, kept, year, ctx):
     if name == "challenges":
         if rng.random() > 0.85:
             return None
-        weights = CHALLENGE_WEIGHTS.get(state.group, {})
-        return _pick_many(rng, question.choices.codes, weights)
+        factors = CHALLENGE_KIND_FACTORS.get(plan.kind, {})
+        weights = {
+            c: w * factors.get(c, 1) for c, w in CHALLENGE_WEIGHTS.get(state.group, {}).items()
+        }
+        return _pick_many(rng, question.choices.codes, weights, default=0.1)
     if name == "ta_needed":
         # Asked whatever the answer: mostly where there is a gap, now and then to go further.
         p = state.g["ta"] * {"no": 1.0, "partly": 0.8}.get(compliance, 0.1)
@@ -744,7 +768,12 @@ def _generate(rng, state, plan, question, name, kept, year, ctx):
             p = min(1.0, p + 0.08)
         return "yes" if rng.random() < p else "no"
     if name == "ta_types":
-        return _pick_many(rng, question.choices.codes, TA_TYPE_WEIGHTS.get(plan.kind, {}))
+        factors = TA_REGION_FACTORS.get(state.group, {})
+        weights = {
+            c: factors.get(c, 1) * TA_TYPE_WEIGHTS.get(plan.kind, {}).get(c, OFF_PROFILE)
+            for c in question.choices.codes
+        }
+        return _pick_many(rng, question.choices.codes, weights, default=OFF_PROFILE)
     if name == "ta_received":
         if rng.random() > 0.9:
             return None

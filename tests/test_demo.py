@@ -282,6 +282,49 @@ def test_regional_groups_differ(demo, values, questionnaire):
     assert max(share.values()) - min(share.values()) > 0.2
 
 
+def _selections(values, questionnaire, question, key):
+    """Counter of (key(iso3, provision), code) over the round's relevant selections."""
+    counts: Counter = Counter()
+    for (round_id, iso3, pid), answers in values.items():
+        if round_id != "2026":
+            continue
+        provision = questionnaire.provisions[pid]
+        for code in relevant_answers(provision, answers).get(question) or ():
+            if code != "other":
+                counts[key(iso3, provision), code] += 1
+    return counts
+
+
+def test_ta_types_and_challenges_are_skewed_by_region_and_chapter(demo, values, questionnaire):
+    group = dict(demo.db.execute("SELECT iso3, un_regional_group FROM states"))
+    for question in ("ta_types", "challenges"):
+        by_region = _selections(values, questionnaire, question, lambda iso3, p: group[iso3])
+        for region in set(group.values()):
+            counts = [n for (r, _), n in by_region.items() if r == region]
+            # The most selected type is selected at least twice as often as the least.
+            assert max(counts) >= 2 * min(counts), (question, region)
+        # Regions differ in what they ask for most.
+        top = {
+            region: max((n, code) for (r, code), n in by_region.items() if r == region)[1]
+            for region in set(group.values())
+        }
+        assert len(set(top.values())) >= 2, (question, top)
+    by_chapter = _selections(values, questionnaire, "ta_types", lambda iso3, p: p.chapter)
+
+    def share(chapter, code):
+        total = sum(n for (c, _), n in by_chapter.items() if c == chapter)
+        return by_chapter[chapter, code] / total
+
+    # Criminalization asks for drafting help far more than international cooperation does,
+    # which asks for capacity building.
+    assert share("criminalization", "legislative_drafting") > 3 * share(
+        "international_cooperation", "legislative_drafting"
+    )
+    assert share("international_cooperation", "capacity_building") > 2 * share(
+        "criminalization", "capacity_building"
+    )
+
+
 def test_na_is_used_but_rarely(values):
     compliance = Counter(a.get("compliance") for a in values.values())
     share = compliance["na"] / sum(compliance.values())

@@ -224,3 +224,115 @@ def test_report_cli_writes_json_and_html(db_path, answered, tmp_path):
         ["report", "--db", str(db_path), "--round", "nope", "--grouping", "global", "-o", str(out)],
     )
     assert bad.exit_code == 1 and "no round 'nope'" in bad.output
+
+
+def test_ta_demand_shows_share_of_counted_states_and_selections(
+    analyst, answered, db, questionnaire
+):
+    from survey.reports import priority_report
+    from survey.scoring import ta_demand
+
+    data = priority_report(db, questionnaire, answered, "un_regional_group", "AFRICAN_GROUP")
+    (legal,) = data["ta_demand"]
+    # KEN asked for legal advice on one provision; KEN and NGA are the two counted States.
+    assert (legal.code, legal.n_states, legal.share_states, legal.n_selections) == (
+        "legal_advice",
+        1,
+        0.5,
+        1,
+    )
+    assert [(c.code, c.n_states, c.n_selections) for c in data["challenges"]] == [
+        ("limited_resources", 1, 1)
+    ]
+    # The same counts as the SQL aggregate of docs/scoring.md.
+    want = {
+        (r["kind"], r["code"]): (r["n_states"], r["n_selections"])
+        for r in ta_demand(db, questionnaire, answered, "un_regional_group", region="AFRICAN_GROUP")
+    }
+    got = {
+        (r.kind, r.code): (r.n_states, r.n_selections)
+        for r in data["ta_demand"] + data["challenges"]
+    }
+    assert got == want
+    by_chapter = data["ta_by_chapter"]
+    assert by_chapter.chapters == [
+        ("UNCAC/criminalization", "UNCAC III. Criminalization and law enforcement")
+    ]
+    assert by_chapter.selections == {("UNCAC/criminalization", "legal_advice"): 1}
+    csv = analyst.client.get(
+        f"/reports/{answered}/priorities?grouping=un_regional_group&region=AFRICAN_GROUP"
+        "&format=csv&table=ta_demand"
+    ).get_data(as_text=True)
+    assert "ta_type,legal_advice,Legal advice,1,2,0.5,1" in csv
+
+
+def test_filters_narrow_every_report_and_its_exports(analyst, answered):
+    base = f"/reports/{answered}/priorities?grouping=un_regional_group&region=AFRICAN_GROUP"
+    other = analyst.client.get(base + "&instrument=UNTOC")
+    text = other.get_data(as_text=True)
+    assert "nothing is ranked" in text and "Provisions covered:" in text
+    response = analyst.client.get(base + "&chapter=UNCAC/criminalization&format=csv")
+    assert (
+        "priorities-2026-AFRICAN_GROUP-UNCAC-criminalization.csv"
+        in response.headers["Content-Disposition"]
+    )
+    assert response.get_data(as_text=True).splitlines()[1].split(",")[:2] == ["1", "UNCAC-15"]
+    assert "UNCAC-15" not in analyst.client.get(base + "&instrument=TIP&format=csv").get_data(
+        as_text=True
+    )
+    bad = analyst.client.get(base + "&instrument=NOPE")
+    assert bad.status_code == 400 and "UNCAC" in bad.get_data(as_text=True)
+    heat = analyst.client.get(
+        f"/reports/{answered}/heatmap?grouping=un_regional_group&instrument=UNCAC&format=csv"
+    ).get_data(as_text=True)
+    assert "UNTOC" not in heat and "UNCAC III. Criminalization" in heat
+    html = analyst.client.get(base + "&instrument=UNCAC&format=html").get_data(as_text=True)
+    assert "Generated on" in html and "United Nations Convention against Corruption" in html
+    heat_page = analyst.client.get(f"/reports/{answered}/heatmap?instrument=UNCAC")
+    assert 'option value="UNCAC" selected' in heat_page.get_data(as_text=True)
+
+
+def test_heatmap_gives_n_per_cell_and_marks_small_regions(analyst, answered):
+    csv = analyst.client.get(
+        f"/reports/{answered}/heatmap?grouping=un_regional_group&format=csv"
+    ).get_data(as_text=True)
+    rows = [line.split(",") for line in csv.splitlines()]
+    assert rows[0][0].endswith("region") and rows[0][1:] == [
+        "chapter",
+        "counted_states",
+        "small_region",
+        "n_answers",
+        "n_gaps",
+        "gap_share",
+    ]
+    cells = {(r[0], r[1]): r[2:] for r in rows[1:]}
+    # African Group: KEN not_yet and NGA partly on UNCAC-15, pooled; 2 counted States: small.
+    assert cells["African Group", "UNCAC III. Criminalization and law enforcement"] == [
+        "2",
+        "True",
+        "2",
+        "2",
+        "1.0",
+    ]
+    assert cells[
+        "Western European and other States Group", "UNCAC III. Criminalization and law enforcement"
+    ] == [
+        "1",
+        "True",
+        "1",
+        "0",
+        "0.0",
+    ]
+    page = analyst.client.get(f"/reports/{answered}/heatmap?grouping=un_regional_group")
+    text = page.get_data(as_text=True)
+    assert "pooled by chapter" in text and "(2/2)" in text and "Regions marked ⚠" in text
+
+
+def test_priority_ranking_is_paged_and_the_page_is_clamped():
+    from survey.reports.build import paging
+
+    pages = paging(271, 3)
+    assert (pages.pages, pages.first, pages.last) == (6, 101, 150)
+    assert paging(271, 99).number == 6 and paging(271, 99).last == 271
+    assert paging(0, 2).first == 0 and paging(0, 2).pages == 1
+    assert pages.rows(list(range(271))) == list(range(100, 150))

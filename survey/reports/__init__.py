@@ -1,11 +1,25 @@
 """Regional priority reports, dashboards and charts, as plain data (plotly figures as dicts)."""
 
 from .build import (
+    ReportFilter,
+    chapter_label,
     comparison,
     dashboard,
+    generated_stamp,
     heatmap,
     priority_report,
+    report_filter,
     state_scores,
 )
 
-__all__ = ["comparison", "dashboard", "heatmap", "priority_report", "state_scores"]
+__all__ = [
+    "ReportFilter",
+    "chapter_label",
+    "comparison",
+    "dashboard",
+    "generated_stamp",
+    "heatmap",
+    "priority_report",
+    "report_filter",
+    "state_scores",
+]

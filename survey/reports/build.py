@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from ..i18n import _
 from ..scoring import (
     COUNTED_STATUSES,
     asked_codes,
-    chapter_gap_shares,
     index_by,
     regional_priorities,
     score_state,
     state_index,
-    ta_demand,
 )
 from ..storage.responses import answer_values, find_response, load_answers
 from ..storage.rounds import state_instruments
@@ -34,6 +35,140 @@ STATUS_COLORS = {
 def _plain(text) -> str:
     """Text for chart labels and hover: plotly renders a subset of HTML, so escape everything."""
     return html.escape(str(text), quote=False)
+
+
+def _wrapped(text, width: int = 42) -> str:
+    """A whole label on several lines (plotly never wraps, and cuts nothing only if we do)."""
+    lines = textwrap.wrap(str(text), width, break_long_words=False) or [""]
+    return "<br>".join(_plain(line) for line in lines)
+
+
+def generated_stamp() -> str:
+    """The moment a report was generated, as stored stamps are written (UTC)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+SMALL_REGION = 3  # fewer counted States than this: shares move by a third with one State
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """Which provisions a report covers: everything, one instrument, or one chapter."""
+
+    instrument: str | None = None
+    chapter: str | None = None  # a chapter key, 'UNCAC/criminalization'
+
+    def matches(self, provision) -> bool:
+        if self.chapter is not None:
+            return f"{provision.instrument}/{provision.chapter}" == self.chapter
+        return self.instrument is None or provision.instrument == self.instrument
+
+    @property
+    def is_all(self) -> bool:
+        return self.instrument is None and self.chapter is None
+
+    def args(self) -> dict:
+        """Query arguments that reproduce this filter in a link."""
+        return {k: v for k, v in (("instrument", self.instrument), ("chapter", self.chapter)) if v}
+
+    def slug(self) -> str:
+        """For file names: '' or '-UNCAC' or '-UNCAC-criminalization'."""
+        return "".join(
+            f"-{part}" for part in (self.chapter or self.instrument or "").split("/") if part
+        )
+
+    def label(self, model, lang: str = "en") -> str:
+        if self.chapter is not None:
+            return chapter_label(model.chapters[self.chapter], lang)
+        if self.instrument is not None:
+            return model.instrument(self.instrument).title.get(lang)
+        return _("All instruments and chapters")
+
+
+def chapter_label(chapter, lang: str = "en") -> str:
+    number = f"{chapter.number}. " if chapter.number else ""
+    return f"{chapter.instrument} {number}{chapter.title.get(lang)}"
+
+
+def report_filter(model, instrument: str | None, chapter: str | None) -> ReportFilter:
+    """A validated filter; ValueError with a message naming the valid values otherwise."""
+    instrument = instrument or None
+    chapter = chapter or None
+    codes = [i.code for i in model.instruments]
+    if instrument is not None and instrument not in codes:
+        raise ValueError(
+            _(
+                "Unknown instrument '%(value)s'. Use one of: %(valid)s.",
+                value=instrument,
+                valid=", ".join(codes),
+            )
+        )
+    if chapter is not None:
+        if chapter not in model.chapters:
+            raise ValueError(
+                _(
+                    "Unknown chapter '%(value)s'. Use one of: %(valid)s.",
+                    value=chapter,
+                    valid=", ".join(model.chapters),
+                )
+            )
+        # A chapter belongs to one instrument; a contradicting instrument is a stale link.
+        instrument = model.chapters[chapter].instrument
+    return ReportFilter(instrument, chapter)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """One page of a ranked list: page numbers count from 1."""
+
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first(self) -> int:
+        """Position (1-based) of the page's first row; 0 on an empty list."""
+        return 0 if not self.total else (self.number - 1) * self.size + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.total, self.number * self.size)
+
+    def rows(self, items: list) -> list:
+        return items[(self.number - 1) * self.size : self.number * self.size]
+
+
+def paging(total: int, number: int = 1, size: int = 50) -> Paging:
+    """Clamped to the pages that exist, so a stale page link shows the last page."""
+    pages = max(1, -(-total // size))
+    return Paging(min(max(1, number), pages), size, total)
+
+
+@dataclass(frozen=True)
+class DemandRow:
+    """One TA type or challenge in one region: States that chose it, and selections."""
+
+    kind: str  # 'ta_type' or 'challenge'
+    code: str
+    label: str
+    n_states: int
+    share_states: float  # of the region's counted States
+    n_selections: int  # (State, provision) pairs
+
+
+@dataclass(frozen=True)
+class DemandByChapter:
+    """Selections of one kind per chapter and code (for the stacked chart and its table)."""
+
+    kind: str
+    chapters: list[tuple[str, str]]  # (key, label)
+    codes: list[tuple[str, str]]  # (code, label), most selected first
+    selections: dict[tuple[str, str], int] = field(default_factory=dict)  # (chapter, code) -> n
+    states: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def dashboard(db, round_id: str, grouping: str) -> dict:
@@ -88,6 +223,7 @@ def dashboard(db, round_id: str, grouping: str) -> dict:
     return {
         "round": round_id,
         "grouping": grouping,
+        "generated_at": generated_stamp(),
         "rows": out,
         "totals": {
             **totals,
@@ -105,27 +241,121 @@ def _ta_labels(model):
     return shared, challenges
 
 
+def _selections(db, model, round_id: str, grouping: str, region: str):
+    """(kind, State, provision, code) for every counted TA-type and challenge selection of a
+    region, kept only where the questionnaire asks the question (docs/scoring.md) and only for
+    provisions of the current questionnaire."""
+    sql = f"""
+        WITH counted AS (
+            SELECT r.id AS response_id, r.state_iso3 FROM responses r
+            JOIN states ON states.iso3 = r.state_iso3
+            WHERE r.round_id = :round AND r.status IN ('submitted', 'validated')
+              AND {region_expression(grouping)} = :region
+        ),
+        ctx AS (
+            SELECT c.state_iso3, a.response_id, a.provision_id, a.value AS compliance
+            FROM counted c JOIN answers a ON a.response_id = c.response_id AND a.question = 'compliance'
+        )
+        SELECT 'ta_type', ctx.state_iso3, ctx.provision_id, j.value FROM ctx
+        JOIN answers t ON t.response_id = ctx.response_id AND t.provision_id = ctx.provision_id
+            AND t.question = 'ta_needed' AND t.value = '"yes"'
+        JOIN answers a ON a.response_id = ctx.response_id AND a.provision_id = ctx.provision_id
+            AND a.question = 'ta_types', json_each(a.value) j
+        WHERE ctx.compliance IN (SELECT value FROM json_each(:ta_codes))
+        UNION ALL
+        SELECT 'challenge', ctx.state_iso3, ctx.provision_id, j.value FROM ctx
+        JOIN answers a ON a.response_id = ctx.response_id AND a.provision_id = ctx.provision_id
+            AND a.question = 'challenges', json_each(a.value) j
+        WHERE ctx.compliance IN (SELECT value FROM json_each(:challenge_codes))"""
+    params = {
+        "round": round_id,
+        "region": region,
+        "ta_codes": json.dumps(asked_codes(model, "ta_needed")),
+        "challenge_codes": json.dumps(asked_codes(model, "challenges")),
+    }
+    return [row for row in db.execute(sql, params) if row[2] in model.provisions]
+
+
+def _demand(selections, kind, labels, respondents, lang: str = "en") -> list[DemandRow]:
+    states: dict[str, set] = defaultdict(set)
+    counts: dict[str, int] = defaultdict(int)
+    for k, iso3, _pid, code in selections:
+        if k == kind:
+            states[code].add(iso3)
+            counts[code] += 1
+    rows = [
+        DemandRow(
+            kind,
+            code,
+            labels.label(code, lang),
+            len(states[code]),
+            len(states[code]) / respondents if respondents else 0.0,
+            counts[code],
+        )
+        for code in counts
+    ]
+    return sorted(rows, key=lambda r: (-r.n_selections, -r.n_states, r.code))
+
+
+def _demand_by_chapter(model, selections, kind, rows: list[DemandRow], lang) -> DemandByChapter:
+    chapters = {}
+    selected: dict[tuple[str, str], int] = defaultdict(int)
+    states: dict[tuple[str, str], set] = defaultdict(set)
+    for k, iso3, pid, code in selections:
+        if k != kind:
+            continue
+        chapter = model.chapter_of(model.provisions[pid])
+        chapters[chapter.key] = chapter
+        selected[chapter.key, code] += 1
+        states[chapter.key, code].add(iso3)
+    ordered = [c for c in model.chapters.values() if c.key in chapters]
+    return DemandByChapter(
+        kind,
+        [(c.key, chapter_label(c, lang)) for c in ordered],
+        [(r.code, r.label) for r in rows],
+        dict(selected),
+        {key: len(v) for key, v in states.items()},
+    )
+
+
 def priority_report(
-    db, model, round_id: str, grouping: str, region: str, *, top: int = 25, lang: str = "en"
+    db,
+    model,
+    round_id: str,
+    grouping: str,
+    region: str,
+    *,
+    top: int = 25,
+    lang: str = "en",
+    provisions: ReportFilter | None = None,
+    page: int = 1,
+    page_size: int = 50,
 ) -> dict:
-    """The ranked provisions of one region with the most requested TA types, and TA demand."""
+    """The ranked provisions of one region (all of them, paged) with the most requested TA types,
+    and TA demand and challenges by type and by chapter, for the provisions the filter covers."""
+    provisions = provisions or ReportFilter()
     rows = regional_priorities(db, model, round_id, grouping, region=region)
-    demand = ta_demand(db, model, round_id, grouping, region=region)
     ta_list, challenge_list = _ta_labels(model)
-    # Most requested TA types per provision in this region (relevant selections only).
-    counted_sql = f"""
-        SELECT a.provision_id, j.value, count(*) FROM responses r JOIN states ON states.iso3 = r.state_iso3
-        JOIN answers a ON a.response_id = r.id AND a.question = 'ta_types', json_each(a.value) j
-        WHERE r.round_id = ? AND r.status IN ('submitted', 'validated') AND {region_expression(grouping)} = ?
-          AND EXISTS (SELECT 1 FROM answers t WHERE t.response_id = a.response_id AND t.provision_id = a.provision_id
-                      AND t.question = 'ta_needed' AND t.value = '"yes"')
-          AND EXISTS (SELECT 1 FROM answers c WHERE c.response_id = a.response_id AND c.provision_id = a.provision_id
-                      AND c.question = 'compliance' AND c.value IN (SELECT value FROM json_each(?)))
-        GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2"""
-    ta_by_provision: dict[str, list] = defaultdict(list)
-    ta_codes = json.dumps(asked_codes(model, "ta_needed"))
-    for pid, code, count in db.execute(counted_sql, [round_id, region, ta_codes]):
-        ta_by_provision[pid].append({"code": code, "label": ta_list.label(code), "states": count})
+    selections = [
+        s
+        for s in _selections(db, model, round_id, grouping, region)
+        if provisions.matches(model.provisions[s[2]])
+    ]
+    # Most requested TA types per provision in this region.
+    ta_states: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for kind, iso3, pid, code in selections:
+        if kind == "ta_type":
+            ta_states[pid][code].add(iso3)
+    ta_by_provision = {
+        pid: sorted(
+            (
+                {"code": code, "label": ta_list.label(code, lang), "states": len(states)}
+                for code, states in by_code.items()
+            ),
+            key=lambda t: (-t["states"], t["code"]),
+        )
+        for pid, by_code in ta_states.items()
+    }
     respondents = db.execute(
         f"""SELECT count(*) FROM responses r JOIN states ON states.iso3 = r.state_iso3
             WHERE r.round_id = ? AND r.status IN ('submitted', 'validated') AND {region_expression(grouping)} = ?""",
@@ -136,10 +366,14 @@ def priority_report(
     ).fetchone()[0]
     ranked = []
     for row in rows:
-        provision = model.provisions[row["provision_id"]]
+        provision = model.provisions.get(row["provision_id"])
+        if provision is None or not provisions.matches(provision):
+            continue
         ranked.append(
             {
                 **row,
+                "overall_rank": row["rank"],
+                "rank": len(ranked) + 1,
                 "instrument": provision.instrument,
                 "article": provision.article,
                 "reference": provision.reference,
@@ -150,121 +384,355 @@ def priority_report(
             }
         )
     top_rows = ranked[:top]
-    ta_rows = [dict(r, label=ta_list.label(r["code"])) for r in demand if r["kind"] == "ta_type"]
-    challenge_rows = [
-        dict(r, label=challenge_list.label(r["code"])) for r in demand if r["kind"] == "challenge"
-    ]
+    pages = paging(len(ranked), page, page_size)
+    ta_rows = _demand(selections, "ta_type", ta_list, respondents, lang)
+    challenge_rows = _demand(selections, "challenge", challenge_list, respondents, lang)
+    ta_chapters = _demand_by_chapter(model, selections, "ta_type", ta_rows, lang)
+    challenge_chapters = _demand_by_chapter(model, selections, "challenge", challenge_rows, lang)
+    region_name = region_label(grouping, region)
     return {
         "round": round_id,
         "grouping": grouping,
         "grouping_label": grouping_label(grouping),
         "region": region,
-        "region_label": region_label(grouping, region),
+        "region_label": region_name,
+        "filter": provisions,
+        "filter_label": provisions.label(model, lang),
+        "generated_at": generated_stamp(),
         "respondents": respondents,
         "states": states_in_region,
+        "small_region": respondents < SMALL_REGION,
         "priorities": ranked,
         "top": top_rows,
+        "paging": pages,
+        "page": pages.rows(ranked),
         "ta_demand": ta_rows,
         "challenges": challenge_rows,
+        "ta_by_chapter": ta_chapters,
+        "challenges_by_chapter": challenge_chapters,
         "constants": {
             "scores": model.scoring.score,
             "weights": model.scoring.weight,
             "ta_factor": model.scoring.ta,
         },
         "figures": {
-            "priorities": {
-                "data": [
-                    {
-                        "type": "bar",
-                        "orientation": "h",
-                        "x": [r["priority"] for r in reversed(top_rows)],
-                        "y": [r["provision_id"] for r in reversed(top_rows)],
-                        "hovertext": [
-                            _plain(
-                                f"{r['provision_id']} {r['title']}: gap share {r['gap_share']:.0%}, TA share {r['ta_share']:.0%}"
-                            )
-                            for r in reversed(top_rows)
-                        ],
-                        "hoverinfo": "text",
-                    }
-                ],
-                "layout": {
-                    "title": {
-                        "text": _plain(
-                            _("Top priorities: %(region)s", region=region_label(grouping, region))
-                        )
-                    },
-                    "xaxis": {"title": {"text": _plain(_("Priority"))}},
-                    "height": max(320, 22 * len(top_rows) + 120),
-                    "margin": {"l": 110},
-                },
-            },
-            "ta_demand": _bar(ta_rows, _("Technical assistance requested (States)")),
-            "challenges": _bar(challenge_rows, _("Challenges reported (States)")),
+            "priorities": _priority_figure(top_rows, region_name),
+            "ta_demand": _demand_figure(ta_rows, _("Technical assistance requested"), respondents),
+            "ta_by_chapter": _by_chapter_figure(
+                ta_chapters, _("Technical assistance requested by chapter (selections)")
+            ),
+            "challenges": _demand_figure(challenge_rows, _("Challenges reported"), respondents),
+            "challenges_by_chapter": _by_chapter_figure(
+                challenge_chapters, _("Challenges reported by chapter (selections)")
+            ),
         },
     }
 
 
-def _bar(rows, title):
+def _label_margin(labels: list[str]) -> int:
+    """A left margin wide enough for the longest label line (12 px type). plotly's own automargin
+    measures text in a box that inherits the page's direction, and in an RTL page it measures
+    short and cuts the labels off, so the margin is set here."""
+    import unicodedata
+
+    def px(line: str) -> float:
+        line = html.unescape(line.replace("<b>", "").replace("</b>", ""))
+        return sum(12 if unicodedata.east_asian_width(ch) in "WF" else 7 for ch in line)
+
+    lines = [line for label in labels for line in label.split("<br>")]
+    return int(max((px(line) for line in lines), default=40)) + 24
+
+
+def _bar_heights(labels: list[str], line: int = 16, minimum: int = 26) -> int:
+    return sum(max(minimum, line * (label.count("<br>") + 1) + 10) for label in labels)
+
+
+def _priority_figure(top_rows, region_name) -> dict:
+    rows = list(reversed(top_rows))  # plotly draws the first bar at the bottom
+    labels = [_wrapped(f"{r['provision_id']} {r['title']}", 48) for r in rows]
     return {
         "data": [
             {
                 "type": "bar",
-                "x": [_plain(r["label"]) for r in rows],
-                "y": [r["n_states"] for r in rows],
-                "customdata": [r["n_selections"] for r in rows],
-                "hovertemplate": "%{x}: %{y} States, %{customdata} selections<extra></extra>",
+                "orientation": "h",
+                "x": [r["priority"] for r in rows],
+                "y": labels,
+                "customdata": [
+                    [r["rank"], r["gap_share"], r["ta_share"], r["n_gap"], r["n_resp"]]
+                    for r in rows
+                ],
+                "hovertemplate": "#%{customdata[0]} %{y}<br>"
+                + _plain(_("Priority"))
+                + " %{x:.3f} · "
+                + _plain(_("Gap share"))
+                + " %{customdata[1]:.0%} (%{customdata[3]}/%{customdata[4]}) · "
+                + _plain(_("TA share"))
+                + " %{customdata[2]:.0%}<extra></extra>",
+                "marker": {"color": "#c0392b"},
             }
         ],
         "layout": {
-            "title": {"text": _plain(title)},
-            "yaxis": {"title": {"text": _plain(_("States"))}},
-            "margin": {"b": 160},
+            "title": {"text": _plain(_("Top priorities: %(region)s", region=region_name))},
+            "xaxis": {"title": {"text": _plain(_("Priority"))}},
+            "yaxis": {"automargin": True, "tickfont": {"size": 12}},
+            "margin": {"l": _label_margin(labels)},
+            "height": 140 + _bar_heights(labels),
         },
     }
 
 
-def heatmap(db, model, round_id: str, grouping: str, *, lang: str = "en") -> dict:
-    """Gap share per region x chapter (pooled over the chapter's provisions)."""
-    rows = regional_priorities(db, model, round_id, grouping)
-    shares = chapter_gap_shares(rows, model)
-    regions = sorted({r for r, _ in shares})
-    chapters = [c for c in model.chapters.values()]
-    z = [[shares.get((region, c.key)) for c in chapters] for region in regions]
-    labels = [
-        f"{c.instrument} {c.number + '. ' if c.number else ''}{c.title.get(lang)}" for c in chapters
+def _demand_figure(rows: list[DemandRow], title: str, respondents: int) -> dict:
+    """Two panels on one set of full labels: share of counted States, and selections."""
+    rows = list(reversed(rows))  # most selected on top
+    labels = [_wrapped(r.label, 36) for r in rows]
+    hover = (
+        "%{y}<br>"
+        + _plain(_("States"))
+        + " %{customdata[0]} / "
+        + str(respondents)
+        + " (%{customdata[1]:.0%}) · "
+        + _plain(_("Selections"))
+        + " %{customdata[2]}<extra></extra>"
+    )
+    custom = [[r.n_states, r.share_states, r.n_selections] for r in rows]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": _plain(_("Share of counted States")),
+                "x": [r.share_states for r in rows],
+                "y": labels,
+                "xaxis": "x",
+                "customdata": custom,
+                "hovertemplate": hover,
+                "marker": {"color": "#6baed6"},
+                "text": [f"{r.share_states:.0%}" for r in rows],
+                "textposition": "auto",
+            },
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": _plain(_("Selections (State × provision)")),
+                "x": [r.n_selections for r in rows],
+                "y": labels,
+                "xaxis": "x2",
+                "customdata": custom,
+                "hovertemplate": hover,
+                "marker": {"color": "#08519c"},
+                "text": [str(r.n_selections) for r in rows],
+                "textposition": "auto",
+            },
+        ],
+        "layout": {
+            "title": {"text": _plain(title)},
+            "showlegend": False,
+            "xaxis": {
+                "domain": [0, 0.46],
+                "range": [0, 1],
+                "tickformat": ".0%",
+                "title": {"text": _plain(_("Share of counted States (n = %(n)s)", n=respondents))},
+            },
+            "xaxis2": {
+                "domain": [0.54, 1],
+                "anchor": "y",
+                "title": {"text": _plain(_("Selections (State × provision)"))},
+            },
+            "yaxis": {"automargin": True, "tickfont": {"size": 12}},
+            "margin": {"l": _label_margin(labels)},
+            "height": 150 + _bar_heights(labels),
+        },
+    }
+
+
+def _by_chapter_figure(table: DemandByChapter, title: str) -> dict:
+    """Stacked horizontal bars: one per chapter, one coloured segment per type."""
+    chapters = list(reversed(table.chapters))
+    labels = [_wrapped(label, 40) for _key, label in chapters]
+    # Ten distinct colours (plotly's D3 palette) so each type keeps its own.
+    palette = [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#7f7f7f",
+        "#bcbd22",
+        "#17becf",
     ]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": _wrapped(label, 30),
+                "x": [table.selections.get((key, code), 0) for key, _label in chapters],
+                "y": labels,
+                "customdata": [table.states.get((key, code), 0) for key, _label in chapters],
+                "marker": {"color": palette[i % len(palette)]},
+                "hovertemplate": "%{y}<br>"
+                + _plain(label)
+                + ": %{x} "
+                + _plain(_("selections"))
+                + ", %{customdata} "
+                + _plain(_("States"))
+                + "<extra></extra>",
+            }
+            for i, (code, label) in enumerate(table.codes)
+        ],
+        "layout": {
+            "title": {"text": _plain(title)},
+            "barmode": "stack",
+            "xaxis": {"title": {"text": _plain(_("Selections (State × provision)"))}},
+            "yaxis": {"automargin": True, "tickfont": {"size": 12}},
+            "legend": {"orientation": "h", "y": -0.12, "yanchor": "top", "traceorder": "normal"},
+            "height": 260 + _bar_heights(labels) + 22 * ((len(table.codes) + 2) // 3),
+            "margin": {"b": 40, "l": _label_margin(labels)},
+        },
+    }
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """One region x chapter: gaps among the scored (State, provision) answers, pooled."""
+
+    region: str
+    chapter: str
+    n_gaps: int
+    n_answers: int
+    n_states: int  # counted States of the region
+
+    @property
+    def gap_share(self) -> float | None:
+        return self.n_gaps / self.n_answers if self.n_answers else None
+
+
+def heatmap(
+    db,
+    model,
+    round_id: str,
+    grouping: str,
+    *,
+    lang: str = "en",
+    provisions: ReportFilter | None = None,
+) -> dict:
+    """Gaps per region x chapter, pooled over the chapter's (State, provision) answers, with n."""
+    provisions = provisions or ReportFilter()
+    rows = regional_priorities(db, model, round_id, grouping)
+    pooled: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        provision = model.provisions.get(row["provision_id"])
+        if provision is None or not provisions.matches(provision):
+            continue
+        acc = pooled[row["region"], f"{provision.instrument}/{provision.chapter}"]
+        acc[0] += row["n_gap"]
+        acc[1] += row["n_resp"]
+    counted = dict(
+        db.execute(
+            f"""SELECT {region_expression(grouping)}, count(*) FROM responses r
+                JOIN states ON states.iso3 = r.state_iso3
+                WHERE r.round_id = ? AND r.status IN ('submitted', 'validated') GROUP BY 1""",
+            [round_id],
+        ).fetchall()
+    )
+    regions = sorted({r for r, _c in pooled})
+    chapters = [
+        c for c in model.chapters.values() if any(provisions.matches(p) for p in c.provisions)
+    ]
+    cells = [
+        [
+            HeatCell(region, c.key, *pooled.get((region, c.key), (0, 0)), counted.get(region, 0))
+            for region in regions
+        ]
+        for c in chapters
+    ]
+    labels = [chapter_label(c, lang) for c in chapters]
+    region_rows = [
+        {
+            "region": r,
+            "label": region_label(grouping, r),
+            "states": counted.get(r, 0),
+            "small": counted.get(r, 0) < SMALL_REGION,
+        }
+        for r in regions
+    ]
+
+    # Column labels stay horizontal and whole: wrapped to the width a column gets; with many
+    # regions (sub-regions) the chart gets 80 px a column and scrolls sideways on a narrow page.
+    many = len(region_rows) > 8
+    width = 11 if many else 18
+
+    def column(r):
+        name = _wrapped(r["label"], width)
+        note = _plain(f"n={r['states']}")
+        return f"{name}<br><b>⚠ {note}</b>" if r["small"] else f"{name}<br>{note}"
+
+    columns = [column(r) for r in region_rows]
+    label_lines = max((c.count("<br>") + 1 for c in columns), default=1)
+    # Rows top to bottom in questionnaire order (plotly puts the first row at the bottom).
+    shown = list(reversed(list(zip(labels, cells, strict=True))))
+    z = [[cell.gap_share for cell in row] for _label, row in shown]
+    y_labels = [_wrapped(label, 44) for label, _row in shown]
+    n_rows = len(shown)
     return {
         "round": round_id,
         "grouping": grouping,
-        "regions": [{"region": r, "label": region_label(grouping, r)} for r in regions],
+        "filter": provisions,
+        "filter_label": provisions.label(model, lang),
+        "generated_at": generated_stamp(),
+        "small_region": SMALL_REGION,
+        "regions": region_rows,
         "chapters": [
             {"key": c.key, "label": label} for c, label in zip(chapters, labels, strict=True)
         ],
-        "z": z,
+        "cells": cells,  # [chapter][region]
         "figure": {
             "data": [
                 {
                     "type": "heatmap",
                     "z": z,
-                    "x": [_plain(label) for label in labels],
-                    "y": [_plain(region_label(grouping, r)) for r in regions],
+                    "x": columns,
+                    "y": y_labels,
+                    "customdata": [
+                        [[c.n_gaps, c.n_answers, c.n_states] for c in row] for _l, row in shown
+                    ],
                     "zmin": 0,
                     "zmax": 1,
+                    "xgap": 2,
+                    "ygap": 2,
                     "colorscale": "YlOrRd",
                     "reversescale": True,  # plotly's YlOrRd runs dark to light; more gaps = darker red
+                    "texttemplate": "%{z:.0%}",
                     "hovertemplate": "%{y}<br>%{x}<br>"
-                    + _plain(_("Gap share"))
-                    + " %{z:.0%}<extra></extra>",
-                    "colorbar": {"title": {"text": _plain(_("Gap share"))}, "tickformat": ".0%"},
+                    + _plain(_("Gaps"))
+                    + " %{z:.0%}: %{customdata[0]} / %{customdata[1]} "
+                    + _plain(_("answers (State × provision)"))
+                    + "<extra></extra>",
+                    "colorbar": {"title": {"text": _plain(_("Gaps"))}, "tickformat": ".0%"},
                 }
             ],
             "layout": {
-                "title": {"text": _plain(_("Share of responding States with a gap, by chapter"))},
-                "height": 260 + 40 * len(regions),
-                "margin": {"b": 40},
-                "xaxis": {"tickangle": -45, "automargin": True},
-                "yaxis": {"automargin": True},
+                "title": {
+                    "text": _wrapped(
+                        _(
+                            "Share of scored answers (State × provision) that are gaps, pooled by chapter"
+                        ),
+                        80,
+                    ),
+                    "yref": "container",
+                    "y": 1,
+                    "yanchor": "top",
+                    "x": 0.01,
+                    "xanchor": "left",
+                    "pad": {"t": 14},
+                },
+                "height": 160 + 14 * label_lines + 44 * n_rows,
+                "margin": {"t": 80 + 14 * label_lines, "l": _label_margin(y_labels)},
+                **({"width": 420 + 80 * len(region_rows)} if many else {}),
+                "xaxis": {"side": "top", "tickangle": 0, "automargin": True},
+                "yaxis": {"automargin": True, "tickfont": {"size": 12}},
             },
         },
     }

@@ -11,7 +11,15 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from flask_babel import gettext as _
 
 from ..exports.safe import csv_text
-from ..reports import comparison, dashboard, heatmap, priority_report
+from ..reports import (
+    chapter_label,
+    comparison,
+    dashboard,
+    generated_stamp,
+    heatmap,
+    priority_report,
+    report_filter,
+)
 from ..storage.rounds import get_round, list_rounds
 from ..storage.states import GROUPING_LABELS, GROUPINGS, region_label, regions
 from . import assets
@@ -65,17 +73,43 @@ def _region(grouping):
     return region, options
 
 
+def _filter():
+    """The instrument and chapter filter of the request; 400 with the valid values otherwise."""
+    try:
+        return report_filter(
+            get_model(), request.args.get("instrument"), request.args.get("chapter")
+        )
+    except ValueError as error:
+        abort(400, str(error))
+
+
+def _page_number():
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
 def _csv(name, header, rows):
     return attachment(csv_text(header, rows), f"{name}.csv", CSV_MIMETYPE)
 
 
-def _common(round_, grouping):
+def _common(round_, grouping, provisions=None):
+    model = get_model()
+    lang = current_language()
     return {
         "round": round_,
         "rounds": list_rounds(get_db()),
         "grouping": grouping,
         "groupings": GROUPING_LABELS,
         "region_label": region_label,
+        "provisions": provisions,
+        "filter_label": provisions.label(model, lang) if provisions else None,
+        "instruments": [(i.code, i.title.get(lang)) for i in model.instruments],
+        "chapters": [
+            (c.key, c.instrument, chapter_label(c, lang)) for c in model.chapters.values()
+        ],
+        "generated_at": generated_stamp(),
     }
 
 
@@ -101,23 +135,60 @@ def priorities(round_id):
     round_ = round_or_404(round_id)
     grouping = _grouping()
     region, options = _region(grouping)
+    provisions = _filter()
     data = priority_report(
-        get_db(), get_model(), round_["id"], grouping, region, lang=current_language()
+        get_db(),
+        get_model(),
+        round_["id"],
+        grouping,
+        region,
+        lang=current_language(),
+        provisions=provisions,
+        page=_page_number(),
     )
+    name = f"{round_['id']}-{region}{provisions.slug()}"
     fmt = request.args.get("format")
     if fmt == "csv":
         table = request.args.get("table", "priorities")
         if table == "ta_demand":
             return _csv(
-                f"ta-demand-{round_['id']}-{region}",
-                ["kind", "code", "label", "n_states", "n_selections"],
+                f"ta-demand-{name}",
+                [
+                    "kind",
+                    "code",
+                    "label",
+                    "n_states",
+                    "counted_states",
+                    "share_states",
+                    "n_selections",
+                ],
                 (
-                    [r["kind"], r["code"], r["label"], r["n_states"], r["n_selections"]]
+                    [
+                        r.kind,
+                        r.code,
+                        r.label,
+                        r.n_states,
+                        data["respondents"],
+                        r.share_states,
+                        r.n_selections,
+                    ]
                     for r in data["ta_demand"] + data["challenges"]
                 ),
             )
+        if table == "ta_by_chapter":
+            return _csv(
+                f"ta-demand-by-chapter-{name}",
+                ["kind", "chapter", "code", "label", "n_states", "n_selections"],
+                (
+                    [t.kind, chapter, code, label, t.states.get((key, code), 0), n]
+                    for t in (data["ta_by_chapter"], data["challenges_by_chapter"])
+                    for key, chapter in t.chapters
+                    for code, label in t.codes
+                    if (n := t.selections.get((key, code), 0))
+                ),
+            )
         return _csv(
-            f"priorities-{round_['id']}-{region}",
+            f"priorities-{name}",
             [
                 "rank",
                 "provision_id",
@@ -129,6 +200,7 @@ def priorities(round_id):
                 "ta_share",
                 "priority",
                 "top_ta_types",
+                "overall_rank",
             ],
             (
                 [
@@ -142,20 +214,19 @@ def priorities(round_id):
                     r["ta_share"],
                     r["priority"],
                     "; ".join(t["label"] for t in r["top_ta_types"]),
+                    r["overall_rank"],
                 ]
                 for r in data["priorities"]
             ),
         )
     if fmt == "html":
-        return attachment(
-            standalone_report(data), f"priorities-{round_['id']}-{region}.html", HTML_MIMETYPE
-        )
+        return attachment(standalone_report(data), f"priorities-{name}.html", HTML_MIMETYPE)
     return render_template(
         "reports/priorities.html",
         data=data,
         regions=options,
         region=region,
-        **_common(round_, grouping),
+        **_common(round_, grouping, provisions),
     )
 
 
@@ -164,15 +235,45 @@ def priorities(round_id):
 def heatmap_page(round_id):
     round_ = round_or_404(round_id)
     grouping = _grouping()
-    data = heatmap(get_db(), get_model(), round_["id"], grouping, lang=current_language())
+    provisions = _filter()
+    data = heatmap(
+        get_db(),
+        get_model(),
+        round_["id"],
+        grouping,
+        lang=current_language(),
+        provisions=provisions,
+    )
     if request.args.get("format") == "csv":
-        header = ["region", *[c["label"] for c in data["chapters"]]]
+        regions_ = data["regions"]
         return _csv(
-            f"gap-share-{round_['id']}-{grouping}",
-            header,
-            ([r["label"], *row] for r, row in zip(data["regions"], data["z"], strict=True)),
+            f"gap-share-{round_['id']}-{grouping}{provisions.slug()}",
+            [
+                "region",
+                "chapter",
+                "counted_states",
+                "small_region",
+                "n_answers",
+                "n_gaps",
+                "gap_share",
+            ],
+            (
+                [
+                    r["label"],
+                    chapter["label"],
+                    r["states"],
+                    r["small"],
+                    cell.n_answers,
+                    cell.n_gaps,
+                    cell.gap_share,
+                ]
+                for chapter, row in zip(data["chapters"], data["cells"], strict=True)
+                for r, cell in zip(regions_, row, strict=True)
+            ),
         )
-    return render_template("reports/heatmap.html", data=data, **_common(round_, grouping))
+    return render_template(
+        "reports/heatmap.html", data=data, **_common(round_, grouping, provisions)
+    )
 
 
 @bp.route("/<round_id>/compare")
@@ -189,16 +290,30 @@ def compare(round_id):
     )
     if previous is None:
         return render_template(
-            "reports/compare.html", data=None, others=others, **_common(round_, grouping)
+            "reports/compare.html",
+            data=None,
+            others=others,
+            **_common(round_, grouping, _filter()),
         )
     if get_round(db, previous) is None:
         abort(404)
     region = request.args.get("region") or None
-    data = comparison(db, get_model(), round_["id"], previous, grouping, region)
+    provisions = _filter()
+    model = get_model()
+    data = comparison(db, model, round_["id"], previous, grouping, region)
+    if not provisions.is_all:
+        # comparison() covers every provision; the page shows those the filter covers.
+        for key in ("fell", "rose", "closed"):
+            data[key] = [
+                r
+                for r in data[key]
+                if r["provision_id"] in model.provisions
+                and provisions.matches(model.provisions[r["provision_id"]])
+            ]
     if request.args.get("format") == "csv":
         rows = data["fell"] + data["rose"]
         return _csv(
-            f"comparison-{previous}-{round_['id']}",
+            f"comparison-{previous}-{round_['id']}{provisions.slug()}",
             ["region", "provision_id", "title", "gap_share_before", "gap_share_now", "change"],
             (
                 [
@@ -218,7 +333,7 @@ def compare(round_id):
         others=others,
         previous=previous,
         regions=regions(db, grouping),
-        **_common(round_, grouping),
+        **_common(round_, grouping, provisions),
     )
 
 
