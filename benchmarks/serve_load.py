@@ -54,7 +54,7 @@ PASSWORD = "load test password 2026"  # noqa: S105 - an account in a throwaway d
 CHAPTER = "UNTOC/international_cooperation"
 RESPONDENTS = 16
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-ANSWER_TOKEN = re.compile(r'name="([^"]+)\.v" value="([0-9a-f]{16})"')
+ANSWER_TOKEN = re.compile(r'name="([^"]+)\.v" value="([0-9a-f]{12,16})"')
 ALTERNATING = {
     "mandatory": ("fully", "not_yet"),
     "consider": ("adopted", "not_yet_considered"),

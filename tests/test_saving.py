@@ -748,3 +748,43 @@ def test_a_post_with_an_expired_session_and_a_wrong_csrf_token_is_not_kept(login
     landed = _log_in_from(ken.client, page, "ken@example.org")
     assert landed.status_code == 200 and KEPT not in text_of(landed)
     _nothing_saved(db, round_id)
+
+
+def test_tokens_of_the_earlier_16_hex_length_still_match_after_the_upgrade(db, round_id):
+    """Pages and offline files made before tokens were shortened carry 16 hex characters; an
+    answer saved from one is a change when it differs, and never a conflict for that reason."""
+    import hashlib
+    import json
+
+    from survey.responding import Edit, save_answers, save_provision
+    from survey.responding.tokens import TOKEN_LENGTH, answer_token, matches
+    from survey.storage.responses import get_or_create_response, load_answers
+
+    def old_token(value) -> str:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    assert TOKEN_LENGTH == 12 and len(answer_token("x")) == 12
+    assert matches(old_token("Act 1"), "Act 1") and not matches(old_token("Act 1"), "Act 2")
+    assert not matches(None, None)
+    response = get_or_create_response(db, round_id, "KEN")
+    save_provision(db, response["id"], "TIP-5", {"measures": "Act 1"}, user_id=None)
+    outcome = save_answers(
+        db,
+        response["id"],
+        [Edit("TIP-5", "measures", "Act 2", old_token("Act 1"))],
+        user_id=None,
+        source="form",
+    )
+    assert not outcome.conflicts and outcome.changed == [("TIP-5", "measures")]
+    # A stale old token (the answer changed since) is still a conflict, as before.
+    outcome = save_answers(
+        db,
+        response["id"],
+        [Edit("TIP-5", "measures", "Act 3", old_token("Act 1"))],
+        user_id=None,
+        source="form",
+    )
+    assert (
+        outcome.conflicts and load_answers(db, response["id"])["TIP-5"]["measures"].value == "Act 2"
+    )

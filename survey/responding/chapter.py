@@ -18,7 +18,7 @@ from functools import lru_cache
 from ..answers import AnswerError, clean_value
 from ..i18n import _
 from .save import Conflict, Edit
-from .tokens import EMPTY, answer_token
+from .tokens import EMPTY, answer_token, matches
 
 
 def field_name(provision_id: str, question: str) -> str:
@@ -58,7 +58,7 @@ class ChapterPost:
 
     def changed(self) -> list[Edit]:
         """Edits whose value differs from what the page started from (what the user did)."""
-        return [e for e in self.edits if e.base is None or e.base != answer_token(e.value)]
+        return [e for e in self.edits if not matches(e.base, e.value)]
 
 
 def _raw(question, formdata, name):

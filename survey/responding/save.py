@@ -36,7 +36,7 @@ from ..storage.responses import (
     stored_texts,
     write_answers,
 )
-from .tokens import answer_token
+from .tokens import answer_token, matches
 
 
 @dataclass(frozen=True)
@@ -154,12 +154,10 @@ def save_answers(
                 if old_text == new_text or key in keep:
                     outcome.tokens[key] = answer_token(old_value)
                     continue
-                if edit.base is not None and edit.base == answer_token(edit.value):
+                if matches(edit.base, edit.value):
                     continue  # left as found: never replaces a newer answer
                 base_ok = (
-                    edit.base == answer_token(old_value)
-                    if edit.base is not None
-                    else old_text is None
+                    matches(edit.base, old_value) if edit.base is not None else old_text is None
                 )
                 if not base_ok and not overwrite:
                     conflicted.append((edit, old_text, answer_token(old_value)))
