@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, jsonify, request
 
 from ..reports import state_scores
-from ..scoring import regional_priorities
+from ..reports.cache import regional_priorities
 from ..storage.states import GROUPINGS, regions
 from .db import get_db, get_model, round_or_404
 
