@@ -518,3 +518,36 @@ def test_ta_demand_of_an_instrument_is_not_a_prefix_match(mdb, mini):
         for r in ta_demand(mdb, mini, "R1", "global", instrument="TIP")
     }
     assert rows[("ta_type", "legal_advice")] == 1
+
+
+def test_ta_demand_plan_reads_answers_only_through_the_rounds_responses(mdb, mini):
+    """The plan looks answers up by response (index seeks), never scans them: it does not grow
+    with the rounds stored (EXPLAIN QUERY PLAN; a plan, not a timing)."""
+    answer(mdb, mini, "KEN", KNOWN["KEN"])
+    create_round(mdb, "R0", mini)
+    answer(mdb, mini, "NGA", KNOWN["NGA"], round_id="R0")
+    mdb.execute("ANALYZE")
+    captured = []
+    execute = mdb.execute
+
+    def spy(sql, params=None):
+        captured.append((sql, params))
+        return execute(sql, params)
+
+    mdb.execute = spy
+    try:
+        ta_demand(mdb, mini, "R1", "un_regional_group", instrument="TIP")
+    finally:
+        del mdb.execute
+    sql, params = captured[-1]
+    plan = [row[3] for row in mdb.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    # A Bloom filter step only speeds up the look-ups that follow it.
+    on_answers = [
+        step
+        for step in plan
+        if (" a " in f" {step} " or " t " in f" {step} ") and not step.startswith("BLOOM")
+    ]
+    assert on_answers and all(
+        step.startswith("SEARCH") and "response_id=?" in step for step in on_answers
+    ), plan
+    assert not any(step.startswith("SCAN answers") for step in plan), plan
