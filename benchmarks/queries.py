@@ -51,7 +51,22 @@ def demand_floor(db, round_id: str):
 
 
 def comparison(db, model, round_id: str, previous: str):
-    """Product: the round comparison page's data (gap shares of both rounds, closed gaps)."""
+    """Product: the round comparison page's data (the panel's gap shares, ranks and TA shares of
+    both rounds, closed and opened gaps), computed cold: the report cache is off, or every
+    round after the warm-up would time a cache hit."""
+    from survey.reports import comparison as compare
+    from survey.reports.cache import REPORT_CACHE
+
+    REPORT_CACHE.enabled = False
+    try:
+        return compare(db, model, round_id, previous, GROUPING)
+    finally:
+        REPORT_CACHE.enabled = True
+
+
+def comparison_warm(db, model, round_id: str, previous: str):
+    """The same through the report cache (a hit after the first call: the version query and a
+    copy of the stored result)."""
     from survey.reports import comparison as compare
 
     return compare(db, model, round_id, previous, GROUPING)

@@ -355,3 +355,203 @@ def test_ta_demand_can_be_limited_to_one_instrument(mdb, mini):
     assert ("ta_type", "legal_advice") in both
     assert ta_demand(mdb, mini, "R1", "global", instrument="TIP")[0]["n_selections"] == 1
     assert ta_demand(mdb, mini, "R1", "global", instrument="UNCAC") == []
+
+
+# -- one counting rule: provisions of the current questionnaire only ---------------------------
+
+# Ids no provision of MINI has, among them ones that a prefix test, a LIKE pattern, a case-
+# insensitive or trimmed comparison, or SQL built from strings would take for TIP's provisions.
+HOSTILE_IDS = [
+    "TIP-99",
+    "TIP-",
+    "TIP-%",
+    "TIP-_",
+    "tip-5",
+    "TIP-5 ",
+    " TIP-5",
+    "TIP-5\x00",
+    "TIP-5' OR '1'='1",
+    'TIP-5"); DROP TABLE answers; --',
+    "UNTOC-5",
+    "",
+    "=SUM(A1)",
+    "مادة-٥",
+    "条款五",
+    "🧨" * 200,
+]
+
+unknown_provision_id = st.one_of(
+    st.sampled_from(HOSTILE_IDS),
+    st.text(min_size=0, max_size=30).filter(lambda pid: pid not in SCALES),
+)
+unknown_answers = st.fixed_dictionaries(
+    {
+        "compliance": st.sampled_from(["not_yet", "partly", "not_yet_considered", "fully", "na"]),
+        "ta_needed": st.sampled_from(["yes", "no"]),
+        "ta_types": st.lists(
+            st.sampled_from(["legal_advice", "capacity_building", "equipment"]),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        ),
+        "challenges": st.lists(
+            st.sampled_from(["limited_resources", "inter_agency_coordination"]),
+            min_size=1,
+            max_size=2,
+            unique=True,
+        ),
+    }
+)
+
+KNOWN = {
+    "KEN": {
+        "TIP-5": {
+            "compliance": "not_yet",
+            "ta_needed": "yes",
+            "ta_types": ["legal_advice", "capacity_building"],
+            "challenges": ["limited_resources"],
+        },
+        "TIP-6": {
+            "compliance": "not_yet_considered",
+            "ta_needed": "yes",
+            "ta_types": ["equipment"],
+        },
+    },
+    "NGA": {"TIP-5": {"compliance": "partly", "challenges": ["limited_resources"]}},
+    "FRA": {
+        "TIP-5": {"compliance": "fully"},
+        "TIP-7": {"compliance": "not_used", "ta_needed": "yes", "ta_types": ["legal_advice"]},
+    },
+}
+
+
+def every_aggregate(db, model) -> dict:
+    """Every aggregate a report, CSV, API or workbook sheet shows, computed without the cache."""
+    from survey.exports.excel import _priority_rows, _scores_rows, _ta_demand_rows
+    from survey.exports.rows import Filters
+    from survey.reports import comparison, dashboard, heatmap, priority_report
+    from survey.reports.cache import REPORT_CACHE
+    from survey.scoring import all_priorities, round_changes, scores_rows
+
+    REPORT_CACHE.enabled = False
+    try:
+        out = {"all": all_priorities(db, model, "R1"), "scores": list(scores_rows(db, model, "R1"))}
+        for grouping in ("global", "un_regional_group", "m49_region"):
+            out[f"priorities {grouping}"] = regional_priorities(db, model, "R1", grouping)
+            out[f"ta {grouping}"] = ta_demand(db, model, "R1", grouping)
+            out[f"heatmap {grouping}"] = heatmap(db, model, "R1", grouping)
+            out[f"dashboard {grouping}"] = dashboard(db, "R1", grouping)
+        out["ta TIP"] = ta_demand(db, model, "R1", "global", instrument="TIP")
+        out["report"] = priority_report(db, model, "R1", "un_regional_group", "AFRICAN_GROUP")
+        for population in ("panel", "all"):
+            out[f"changes {population}"] = round_changes(
+                db, model, "R1", "R0", "un_regional_group", population=population
+            )
+            out[f"comparison {population}"] = comparison(
+                db, model, "R1", "R0", "un_regional_group", population=population
+            )
+        for filters in (Filters(), Filters(instrument="TIP"), Filters(grouping="global")):
+            out[f"sheets {filters}"] = (
+                list(_scores_rows(db, model, "R1", filters, "en")),
+                list(_priority_rows(db, model, "R1", filters)),
+                list(_ta_demand_rows(db, model, "R1", filters, "en")),
+            )
+        # The moment a report was made is not an aggregate: it differs between two calls.
+        for value in out.values():
+            if isinstance(value, dict):
+                value.pop("generated_at", None)
+        return out
+    finally:
+        REPORT_CACHE.enabled = True
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    extra=st.lists(
+        st.tuples(st.sampled_from(["KEN", "NGA", "FRA"]), unknown_provision_id, unknown_answers),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_answers_for_a_provision_not_in_the_questionnaire_move_no_aggregate(
+    tmp_path_factory, mini, extra
+):
+    db = connect(tmp_path_factory.mktemp("unknown") / "u.db")
+    load_states(db)
+    create_round(db, "R0", mini)
+    create_round(db, "R1", mini, previous_round="R0")
+    responses = {}
+    for state, answers in KNOWN.items():
+        answer(db, mini, state, answers, round_id="R0")
+        responses[state] = answer(db, mini, state, answers, round_id="R1")
+    before = every_aggregate(db, mini)
+    assert before["ta global"] and before["scores"]  # the hand-made answers do count
+    for state, pid, answers in extra:
+        # Stored as an older questionnaire's answers would be: in a counted response.
+        save_provision(db, responses[state]["id"], pid, answers, user_id=None)
+    stored = {r[0] for r in db.execute("SELECT DISTINCT provision_id FROM answers")}
+    assert {pid for _s, pid, _a in extra} <= stored
+    assert every_aggregate(db, mini) == before
+    db.conn.close()
+
+
+def test_reference_priorities_leaves_out_unknown_provisions(mini):
+    response = {
+        "region": "World",
+        "state": "KEN",
+        "status": "submitted",
+        "answers": {"TIP-5": {"compliance": "not_yet"}, "TIP-99": {"compliance": "not_yet"}},
+    }
+    assert [r["provision_id"] for r in reference_priorities(mini, [response])] == ["TIP-5"]
+
+
+def test_ta_demand_of_an_instrument_is_not_a_prefix_match(mdb, mini):
+    # Before the one rule, 'TIP-99' (removed) matched the instrument filter LIKE 'TIP-%'.
+    response = answer(mdb, mini, "KEN", KNOWN["KEN"])
+    save_provision(
+        mdb,
+        response["id"],
+        "TIP-99",
+        {"compliance": "not_yet", "ta_needed": "yes", "ta_types": ["legal_advice"]},
+        user_id=None,
+    )
+    rows = {
+        (r["kind"], r["code"]): r["n_selections"]
+        for r in ta_demand(mdb, mini, "R1", "global", instrument="TIP")
+    }
+    assert rows[("ta_type", "legal_advice")] == 1
+
+
+def test_ta_demand_plan_reads_answers_only_through_the_rounds_responses(mdb, mini):
+    """The plan looks answers up by response (index seeks), never scans them: it does not grow
+    with the rounds stored (EXPLAIN QUERY PLAN; a plan, not a timing)."""
+    answer(mdb, mini, "KEN", KNOWN["KEN"])
+    create_round(mdb, "R0", mini)
+    answer(mdb, mini, "NGA", KNOWN["NGA"], round_id="R0")
+    mdb.execute("ANALYZE")
+    captured = []
+    execute = mdb.execute
+
+    def spy(sql, params=None):
+        captured.append((sql, params))
+        return execute(sql, params)
+
+    mdb.execute = spy
+    try:
+        ta_demand(mdb, mini, "R1", "un_regional_group", instrument="TIP")
+    finally:
+        del mdb.execute
+    sql, params = captured[-1]
+    plan = [row[3] for row in mdb.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    # A Bloom filter step only speeds up the look-ups that follow it.
+    on_answers = [
+        step
+        for step in plan
+        if (" a " in f" {step} " or " t " in f" {step} ") and not step.startswith("BLOOM")
+    ]
+    assert on_answers and all(
+        step.startswith("SEARCH") and "response_id=?" in step for step in on_answers
+    ), plan
+    assert not any(step.startswith("SCAN answers") for step in plan), plan

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -12,15 +11,16 @@ from datetime import UTC, datetime
 from ..i18n import _
 from ..scoring import (
     COUNTED_STATUSES,
-    asked_codes,
+    counted_selections,
     index_by,
-    regional_priorities,
+    round_changes,
     score_state,
     state_index,
 )
 from ..storage.responses import answer_values, find_response, load_answers
 from ..storage.rounds import state_instruments
 from ..storage.states import grouping_label, region_expression, region_label
+from .cache import REPORT_CACHE, regional_priorities
 
 STATUS_ORDER = ("not started", "draft", "returned", "submitted", "validated")
 STATUS_COLORS = {
@@ -243,37 +243,8 @@ def _ta_labels(model):
 
 def _selections(db, model, round_id: str, grouping: str, region: str):
     """(kind, State, provision, code) for every counted TA-type and challenge selection of a
-    region, kept only where the questionnaire asks the question (docs/scoring.md) and only for
-    provisions of the current questionnaire."""
-    sql = f"""
-        WITH counted AS (
-            SELECT r.id AS response_id, r.state_iso3 FROM responses r
-            JOIN states ON states.iso3 = r.state_iso3
-            WHERE r.round_id = :round AND r.status IN ('submitted', 'validated')
-              AND {region_expression(grouping)} = :region
-        ),
-        ctx AS (
-            SELECT c.state_iso3, a.response_id, a.provision_id, a.value AS compliance
-            FROM counted c JOIN answers a ON a.response_id = c.response_id AND a.question = 'compliance'
-        )
-        SELECT 'ta_type', ctx.state_iso3, ctx.provision_id, j.value FROM ctx
-        JOIN answers t ON t.response_id = ctx.response_id AND t.provision_id = ctx.provision_id
-            AND t.question = 'ta_needed' AND t.value = '"yes"'
-        JOIN answers a ON a.response_id = ctx.response_id AND a.provision_id = ctx.provision_id
-            AND a.question = 'ta_types', json_each(a.value) j
-        WHERE ctx.compliance IN (SELECT value FROM json_each(:ta_codes))
-        UNION ALL
-        SELECT 'challenge', ctx.state_iso3, ctx.provision_id, j.value FROM ctx
-        JOIN answers a ON a.response_id = ctx.response_id AND a.provision_id = ctx.provision_id
-            AND a.question = 'challenges', json_each(a.value) j
-        WHERE ctx.compliance IN (SELECT value FROM json_each(:challenge_codes))"""
-    params = {
-        "round": round_id,
-        "region": region,
-        "ta_codes": json.dumps(asked_codes(model, "ta_needed")),
-        "challenge_codes": json.dumps(asked_codes(model, "challenges")),
-    }
-    return [row for row in db.execute(sql, params) if row[2] in model.provisions]
+    region, under the one counting rule of survey.scoring (docs/scoring.md)."""
+    return counted_selections(db, model, round_id, grouping, region=region)
 
 
 def _demand(selections, kind, labels, respondents, lang: str = "en") -> list[DemandRow]:
@@ -739,68 +710,104 @@ def heatmap(
 
 
 def comparison(
-    db, model, round_id: str, previous_round: str, grouping: str, region: str | None = None
+    db,
+    model,
+    round_id: str,
+    previous_round: str,
+    grouping: str,
+    region: str | None = None,
+    *,
+    population: str = "panel",
+    statuses=COUNTED_STATUSES,
 ) -> dict:
-    """Provisions whose gap share rose or fell between two rounds, and States that closed gaps."""
-    now_rows = {
-        (r["region"], r["provision_id"]): r
-        for r in regional_priorities(db, model, round_id, grouping, region=region)
-    }
-    then_rows = {
-        (r["region"], r["provision_id"]): r
-        for r in regional_priorities(db, model, previous_round, grouping, region=region)
-    }
-    changes = []
-    for key in sorted(now_rows.keys() & then_rows.keys()):
-        delta = now_rows[key]["gap_share"] - then_rows[key]["gap_share"]
-        if abs(delta) > 1e-9:
-            provision = model.provisions[key[1]]
-            changes.append(
-                {
-                    "region": key[0],
-                    "region_label": region_label(grouping, key[0]),
-                    "provision_id": key[1],
-                    "title": provision.title,
-                    "gap_share_before": then_rows[key]["gap_share"],
-                    "gap_share_now": now_rows[key]["gap_share"],
-                    "change": delta,
-                    "n_resp_before": then_rows[key]["n_resp"],
-                    "n_resp_now": now_rows[key]["n_resp"],
-                }
-            )
-    changes.sort(
-        key=lambda r: (r["change"], r["region"], model.provisions[r["provision_id"]].order)
-    )
-    from ..scoring import scores_rows
+    """Two rounds compared per region and provision, computed in SQL (scoring.round_changes) and
+    cached per version of both rounds' counted responses.
 
-    before = {
-        (r[1], r[2]): r[5]
-        for r in scores_rows(db, model, previous_round, grouping=grouping)
-        if region is None or r[0] == region
-    }
-    closed = []
-    for r in scores_rows(db, model, round_id, grouping=grouping):
-        if region is not None and r[0] != region:
-            continue
-        key = (r[1], r[2])
-        if key in before and before[key] < 1 and r[5] >= 1:
-            closed.append(
-                {
-                    "state_iso3": r[1],
-                    "provision_id": r[2],
-                    "region": r[0],
-                    "score_before": before[key],
-                    "score_now": r[5],
-                }
-            )
+    `population`: 'panel' (default) compares the States counted in both rounds, 'all' every
+    State counted in each round (the n per round then differ). Returns::
+
+        {"round", "previous_round", "grouping", "region", "population",
+         "states": [{"region", "region_label", "n_before", "n_now"}, ...],  # counted States
+         "totals": {"n_before", "n_now"},
+         "changes": [row, ...],      # every (region, provision) scored in both rounds
+         "fell": [row, ...],         # gap share fell, largest fall first
+         "rose": [row, ...],         # gap share rose, largest rise first
+         "largest": [row, ...],      # the 20 largest changes by size (a chart's bars)
+         "closed": [gap, ...], "opened": [gap, ...]}
+
+    Each row: region, region_label, provision_id, title, instrument, reference, n_resp_before,
+    n_resp_now (States that scored the provision), n_gap_before/now, gap_share_before/now and
+    `change` (now - before, shares 0..1), ta_share_before/now and `ta_change`, n_ta_before/now
+    (States requesting TA), priority_before/now, rank_before/now (1 = first priority of the
+    region in that round) and `rank_change` (rank_before - rank_now: positive moved up).
+    Each gap: region, state_iso3, provision_id, score_before, score_now. Rows with no change
+    in gap share are in `changes` only. Raises ValueError for an unknown grouping or population.
+    """
+    data = REPORT_CACHE.get_or_compute(
+        "round_changes",
+        db,
+        model,
+        (round_id, previous_round),
+        {"grouping": grouping, "region": region, "population": population},
+        lambda: round_changes(
+            db,
+            model,
+            round_id,
+            previous_round,
+            grouping,
+            region=region,
+            population=population,
+            statuses=statuses,
+        ),
+        statuses=statuses,
+    )
+    changes = []
+    for row in data["provisions"]:
+        provision = model.provisions[row["provision_id"]]
+        changes.append(
+            {
+                **row,
+                "region_label": region_label(grouping, row["region"]),
+                "title": provision.title,
+                "instrument": provision.instrument,
+                "reference": provision.reference,
+                "change": row["gap_share_now"] - row["gap_share_before"],
+                "ta_change": row["ta_share_now"] - row["ta_share_before"],
+                "rank_change": row["rank_before"] - row["rank_now"],
+            }
+        )
+    moved = [c for c in changes if abs(c["change"]) > 1e-9]
+    fell = sorted(
+        (c for c in moved if c["change"] < 0), key=lambda c: (c["change"], c["region"], c["ord"])
+    )
+    rose = sorted(
+        (c for c in moved if c["change"] > 0), key=lambda c: (-c["change"], c["region"], c["ord"])
+    )
+    largest = sorted(moved, key=lambda c: (-abs(c["change"]), c["region"], c["ord"]))[:20]
+    states = [dict(s, region_label=region_label(grouping, s["region"])) for s in data["states"]]
     return {
         "round": round_id,
         "previous_round": previous_round,
         "grouping": grouping,
         "region": region,
-        "fell": [c for c in changes if c["change"] < 0],
-        "rose": sorted((c for c in changes if c["change"] > 0), key=lambda c: -c["change"]),
-        "closed": closed,
+        "population": population,
+        "states": states,
+        "totals": {
+            "n_before": sum(s["n_before"] for s in states),
+            "n_now": sum(s["n_now"] for s in states),
+        },
+        "changes": changes,
+        "fell": fell,
+        "rose": rose,
+        "largest": largest,
+        "closed": [_gap(g) for g in data["gaps"] if g["closed"]],
+        "opened": [_gap(g) for g in data["gaps"] if not g["closed"]],
+    }
+
+
+def _gap(row: dict) -> dict:
+    return {
+        k: row[k] for k in ("state_iso3", "provision_id", "region", "score_before", "score_now")
     }
 
 

@@ -195,6 +195,15 @@ MIGRATIONS: list[tuple[str, str | Callable]] = [
         CREATE INDEX export_builds_by_export ON export_builds (kind, round_id, params);
         """,
     ),
+    (
+        "0008_report_versions",
+        """
+        -- The version of a round's counted responses (survey/reports/cache.py) reads each
+        -- response's latest history row: one index seek instead of a scan of the response's
+        -- whole history (answer_history_by_provision orders it by provision, not by id).
+        CREATE INDEX answer_history_latest ON answer_history (response_id, id);
+        """,
+    ),
 ]
 
 # -- 0005: answer scales per obligation level (questionnaire 2026.2, docs/scoring.md) ---------

@@ -6,8 +6,8 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from ..i18n import LANGUAGES
 from ..reports import state_scores
+from ..reports.cache import regional_priorities
 from ..reports.national import national_report, report_json
-from ..scoring import regional_priorities
 from ..storage.states import GROUPINGS, get_state, regions
 from .db import get_db, get_model, round_or_404
 
