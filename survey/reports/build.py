@@ -415,7 +415,10 @@ def _label_margin(labels: list[str]) -> int:
 
 
 def _bar_heights(labels: list[str], line: int = 16, minimum: int = 26) -> int:
-    return sum(max(minimum, line * (label.count("<br>") + 1) + 10) for label in labels)
+    """Pixels for the bars of a horizontal bar chart. Plotly gives every category the same
+    band, so each band must hold the label with the most lines, or long labels overlap."""
+    lines = max((label.count("<br>") + 1 for label in labels), default=1)
+    return len(labels) * max(minimum, line * lines + 10)
 
 
 def _priority_figure(top_rows, region_name) -> dict:
