@@ -322,6 +322,22 @@ def _asked(model, db, round_id, grouping, region, instrument, statuses) -> tuple
     return sql, params
 
 
+# From the `asked` answers (see _asked) to each selected TA type (j.value) where TA is needed,
+# and to each selected challenge: the two ways a selection counts.
+TA_SELECTIONS = """FROM asked g
+        CROSS JOIN answers t ON t.question = 'ta_needed' AND t.response_id = g.response_id
+            AND t.provision_id = g.provision_id AND t.value = '"yes"'
+        CROSS JOIN answers a ON a.question = 'ta_types' AND a.response_id = g.response_id
+            AND a.provision_id = g.provision_id
+        CROSS JOIN json_each(a.value) j
+        WHERE g.ta_asked"""
+CHALLENGE_SELECTIONS = """FROM asked g
+        CROSS JOIN answers a ON a.question = 'challenges' AND a.response_id = g.response_id
+            AND a.provision_id = g.provision_id
+        CROSS JOIN json_each(a.value) j
+        WHERE g.challenges_asked"""
+
+
 def counted_selections(
     db,
     model,
@@ -334,20 +350,10 @@ def counted_selections(
     """Every counted TA-type and challenge selection: (kind 'ta_type' or 'challenge', State
     ISO3, provision id, code), under the same rule as `ta_demand` (which aggregates them)."""
     sql, params = _asked(model, db, round_id, grouping, region, None, statuses)
-    sql += """
-        SELECT 'ta_type', g.state_iso3, g.provision_id, j.value FROM asked g
-        CROSS JOIN answers t ON t.question = 'ta_needed' AND t.response_id = g.response_id
-            AND t.provision_id = g.provision_id AND t.value = '"yes"'
-        CROSS JOIN answers a ON a.question = 'ta_types' AND a.response_id = g.response_id
-            AND a.provision_id = g.provision_id
-        CROSS JOIN json_each(a.value) j
-        WHERE g.ta_asked
+    sql += f"""
+        SELECT 'ta_type', g.state_iso3, g.provision_id, j.value {TA_SELECTIONS}
         UNION ALL
-        SELECT 'challenge', g.state_iso3, g.provision_id, j.value FROM asked g
-        CROSS JOIN answers a ON a.question = 'challenges' AND a.response_id = g.response_id
-            AND a.provision_id = g.provision_id
-        CROSS JOIN json_each(a.value) j
-        WHERE g.challenges_asked"""
+        SELECT 'challenge', g.state_iso3, g.provision_id, j.value {CHALLENGE_SELECTIONS}"""
     return [tuple(row) for row in db.execute(sql, params)]
 
 
@@ -373,25 +379,15 @@ def ta_demand(
     unknown code gives []. Raises ValueError for an unknown grouping.
     """
     sql, params = _asked(model, db, round_id, grouping, region, instrument, statuses)
-    sql += """
+    sql += f"""
         -- One GROUP BY per kind: two smaller sorts than one over the union (~10% faster).
         SELECT g.region, 'ta_type' AS kind, j.value AS code,
                count(DISTINCT g.state_iso3) AS n_states, count(*) AS n_selections
-        FROM asked g
-        CROSS JOIN answers t ON t.question = 'ta_needed' AND t.response_id = g.response_id
-            AND t.provision_id = g.provision_id AND t.value = '"yes"'
-        CROSS JOIN answers a ON a.question = 'ta_types' AND a.response_id = g.response_id
-            AND a.provision_id = g.provision_id
-        CROSS JOIN json_each(a.value) j
-        WHERE g.ta_asked
+        {TA_SELECTIONS}
         GROUP BY g.region, j.value
         UNION ALL
         SELECT g.region, 'challenge', j.value, count(DISTINCT g.state_iso3), count(*)
-        FROM asked g
-        CROSS JOIN answers a ON a.question = 'challenges' AND a.response_id = g.response_id
-            AND a.provision_id = g.provision_id
-        CROSS JOIN json_each(a.value) j
-        WHERE g.challenges_asked
+        {CHALLENGE_SELECTIONS}
         GROUP BY g.region, j.value
         ORDER BY 1, 2, 5 DESC, 3"""
     cursor = db.execute(sql, params)
