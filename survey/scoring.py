@@ -146,13 +146,13 @@ def _provisions_temp(db, model) -> None:
     conn.execute("DROP TABLE IF EXISTS temp.q_provisions")
     conn.execute(
         "CREATE TEMP TABLE q_provisions (provision_id TEXT PRIMARY KEY, instrument TEXT, chapter TEXT,"
-        " obligation TEXT, weight REAL, ord INTEGER)"
+        " obligation TEXT, weight REAL, ord INTEGER, article INTEGER)"
     )
     weights = model.scoring.weight
     conn.executemany(
-        "INSERT INTO temp.q_provisions VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO temp.q_provisions VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (p.id, p.instrument, p.chapter, p.obligation, weights[p.obligation], p.order)
+            (p.id, p.instrument, p.chapter, p.obligation, weights[p.obligation], p.order, p.article)
             for p in model.provisions.values()
         ],
     )
@@ -355,6 +355,54 @@ def counted_selections(
         UNION ALL
         SELECT 'challenge', g.state_iso3, g.provision_id, j.value {CHALLENGE_SELECTIONS}"""
     return [tuple(row) for row in db.execute(sql, params)]
+
+
+def article_needs(
+    db,
+    model,
+    round_id: str,
+    grouping: str,
+    *,
+    instrument: str | None = None,
+    statuses=COUNTED_STATUSES,
+) -> list[tuple]:
+    """Counts for the TA needs by article table, aggregated in SQL under the one counting rule
+    (memory does not grow with the number of States). Rows (region, what, instrument, article,
+    code, n) where `what` is 'respondents' (counted States of the region that scored any
+    provision; instrument, article and code None), 'scored' (States that scored a provision of
+    the article), 'need' (of those, States reporting a TA need on one) or 'type' (States
+    selecting TA type `code` on one). With `instrument`, only its articles (not respondents)."""
+    _provisions_temp(db, model)
+    counted, params = _counted_cte(grouping, statuses)
+    only = "WHERE g.instrument = :instrument" if instrument is not None else ""
+    sql = f"""WITH {counted},
+        scored AS MATERIALIZED (
+            SELECT c.region, c.state_iso3, a.response_id, a.provision_id, p.instrument,
+                   p.article, k.ta_asked AND t.value IS NOT NULL AS need
+            FROM {COUNTED_COMPLIANCE}
+            CROSS JOIN temp.q_codes k ON k.code = a.value AND k.s IS NOT NULL
+            LEFT JOIN answers t ON t.question = 'ta_needed' AND t.response_id = a.response_id
+                AND t.provision_id = a.provision_id AND t.value = '"yes"'
+        )
+        SELECT region, 'respondents', NULL, NULL, NULL, count(DISTINCT state_iso3)
+        FROM scored GROUP BY region
+        UNION ALL
+        SELECT g.region, 'scored', g.instrument, g.article, NULL, count(DISTINCT g.state_iso3)
+        FROM scored g {only} GROUP BY g.region, g.instrument, g.article
+        UNION ALL
+        SELECT g.region, 'need', g.instrument, g.article, NULL, count(DISTINCT g.state_iso3)
+        FROM scored g WHERE g.need {only.replace("WHERE", "AND")}
+        GROUP BY g.region, g.instrument, g.article
+        UNION ALL
+        SELECT g.region, 'type', g.instrument, g.article, j.value, count(DISTINCT g.state_iso3)
+        FROM scored g
+        CROSS JOIN answers a ON a.question = 'ta_types' AND a.response_id = g.response_id
+            AND a.provision_id = g.provision_id
+        CROSS JOIN json_each(a.value) j
+        WHERE g.need {only.replace("WHERE", "AND")}
+        GROUP BY g.region, g.instrument, g.article, j.value"""
+    params.update(round=round_id, instrument=instrument)
+    return db.execute(sql, params).fetchall()
 
 
 def ta_demand(

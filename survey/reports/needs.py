@@ -9,17 +9,16 @@ provisions of one instrument with the same article number. For a region R and an
   least one provision of A; share_any = n_any / n;
 - for each TA type: those that selected it for at least one provision of A; share = count / n.
 
-Scores and TA needs come from `scoring.scores_rows` (only provisions of the current
-questionnaire, only what the relevance rules show); a TA type counts only where its provision's
-`ta_needed` counts.
+The counts come from `scoring.article_needs`, in SQL under the one counting rule (only provisions
+of the current questionnaire, only what the form asks); a TA type counts only where its
+provision's `ta_needed` counts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..scoring import COUNTED_STATUSES, scores_rows
-from ..storage.responses import decode
+from ..scoring import COUNTED_STATUSES, article_needs
 from ..storage.states import region_label
 
 SMALL_N = 3  # fewer counted States than this: a share says little, and the page says so
@@ -67,18 +66,6 @@ class NeedsTable:
         return region_label(self.grouping, region)
 
 
-def _ta_types_selected(db, round_id: str, statuses) -> dict[tuple[str, str], list[str]]:
-    """(State, provision) -> the TA types stored for it in the round's counted responses."""
-    marks = ", ".join("?" for _ in statuses)
-    rows = db.execute(
-        f"""SELECT r.state_iso3, a.provision_id, a.value FROM responses r
-            JOIN answers a ON a.response_id = r.id AND a.question = 'ta_types'
-            WHERE r.round_id = ? AND r.status IN ({marks})""",
-        [round_id, *statuses],
-    )
-    return {(iso3, pid): decode(value) or [] for iso3, pid, value in rows}
-
-
 def needs_by_article(
     db,
     model,
@@ -89,29 +76,27 @@ def needs_by_article(
     lang: str = "en",
     statuses=COUNTED_STATUSES,
 ) -> NeedsTable:
-    """The TA needs by article table of a round for every region of `grouping`."""
+    """The TA needs by article table of a round for every region of `grouping` (counted in SQL by
+    scoring.article_needs, under the one counting rule)."""
     ta_list = model.choice_list("ta_types")
     codes = ta_list.codes if ta_list else ()
     position = {code: i for i, code in enumerate(codes)}
-    selected = _ta_types_selected(db, round_id, statuses)
     # (region, instrument, article) -> [States scoring, States needing TA, States per TA type]
     cells: dict[tuple[str, str, int], list] = {}
-    respondents: dict[str, set[str]] = {}
-    for row in scores_rows(db, model, round_id, statuses=statuses, grouping=grouping):
-        region, iso3, pid, inst, _chapter, _s, _w, _g, ta_needed, _ord = row
-        respondents.setdefault(region, set()).add(iso3)
-        if instrument is not None and inst != instrument:
+    respondents: dict[str, int] = {}
+    for region, what, inst, article, code, n in article_needs(
+        db, model, round_id, grouping, instrument=instrument, statuses=statuses
+    ):
+        if what == "respondents":
+            respondents[region] = n
             continue
-        provision = model.provisions[pid]
-        cell = cells.setdefault(
-            (region, inst, provision.article), [set(), set(), [set() for _ in codes]]
-        )
-        cell[0].add(iso3)
-        if ta_needed:
-            cell[1].add(iso3)
-            for code in selected.get((iso3, pid), ()):
-                if code in position:
-                    cell[2][position[code]].add(iso3)
+        cell = cells.setdefault((region, inst, article), [0, 0, [0] * len(codes)])
+        if what == "scored":
+            cell[0] = n
+        elif what == "need":
+            cell[1] = n
+        elif code in position:
+            cell[2][position[code]] = n
     # Articles in the order of the treaties: instrument as in the questionnaire, then article number.
     articles: dict[tuple[str, int], list] = {}
     for provision in model.provisions.values():
@@ -130,9 +115,9 @@ def needs_by_article(
                 article,
                 provisions[0].title,
                 tuple(p.id for p in provisions),
-                len(scored),
-                len(needing),
-                tuple(len(states) for states in by_type),
+                scored,
+                needing,
+                tuple(by_type),
             )
         )
     return NeedsTable(
@@ -141,7 +126,7 @@ def needs_by_article(
         tuple(sorted({r.region for r in rows})),
         tuple((code, ta_list.label(code, lang)) for code in codes),
         tuple(rows),
-        {region: len(states) for region, states in sorted(respondents.items())},
+        dict(sorted(respondents.items())),
     )
 
 
