@@ -307,6 +307,8 @@ def bench_offline(db_path, runs):
             f"openpyxl writing the same {cells:,} cells (values only: no styles, lists, protection)"
             " after one SELECT of the State's answers",
             unit="s",
+            target="< 0.3 s",
+            verdict=ok(e["median"] < 0.3),
             note=f"{len(data) / 1e6:.2f} MB",
             ratios=per_round(e, ef),
         )
