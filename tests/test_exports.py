@@ -3,6 +3,7 @@ offline questionnaire round trip with its checks of hostile and faulty files."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -1318,3 +1319,22 @@ def test_the_offline_file_speaks_the_language_it_was_downloaded_in(
     assert "One or more, separated by" not in guidance
     # The import reads the translated file back unchanged.
     assert import_offline(db, questionnaire, answered, "KEN", path, user_id=None).changed == 0
+
+
+def test_upload_problems_are_in_the_officials_language(db, login_as, answered, tmp_path):
+    from survey.i18n import gettext_for
+
+    db.execute("UPDATE users SET language = 'fr' WHERE email = 'ken@example.org'")
+    ken = login_as("ken@example.org")
+    t = gettext_for("fr")
+    page = upload(ken, answered, b"just text")
+    assert page.status_code == 422
+    text = page.get_data(as_text=True)
+    french = t("This file is not an Excel workbook (.xlsx).")
+    assert french != "This file is not an Excel workbook (.xlsx)."
+    assert french in html.unescape(text)
+    assert "This file is not an Excel workbook" not in text
+    assert t("Save it as an Excel Workbook (.xlsx) and upload again.") in html.unescape(text)
+    # The same file through the CLI (no request) keeps the English message.
+    with pytest.raises(OfflineImportError, match="This file is not an Excel workbook"):
+        import_offline(db, None, answered, "KEN", io.BytesIO(b"just text"), user_id=None)

@@ -23,7 +23,7 @@ from openpyxl import load_workbook
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..answers import MAX_TEXT, AnswerError, clean_value
-from ..i18n import N_, gettext_for
+from ..i18n import N_, _, gettext_for
 from ..responding import Edit, SaveRefused, answer_token, save_answers
 from ..storage.db import transaction
 from ..storage.migrations import now
@@ -543,19 +543,24 @@ def read_upload(file, *, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
             with open(file, "rb") as stream:
                 data = stream.read(max_bytes + 1)
         except OSError as exc:
-            raise OfflineImportError([f"The file cannot be read: {exc.strerror or exc}."]) from None
+            raise OfflineImportError(
+                [_("The file cannot be read: %(reason)s.", reason=exc.strerror or exc)]
+            ) from None
     else:
         data = file.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise OfflineImportError(
             [
-                f"The file is larger than the {_megabytes(max_bytes)} limit. An offline questionnaire "
-                "is much smaller: upload the .xlsx file downloaded from the survey, without added "
-                "pictures or sheets."
+                _(
+                    "The file is larger than the %(limit)s limit. An offline questionnaire is much "
+                    "smaller: upload the .xlsx file downloaded from the survey, without added "
+                    "pictures or sheets.",
+                    limit=_megabytes(max_bytes),
+                )
             ]
         )
     if not data:
-        raise OfflineImportError(["The file is empty."])
+        raise OfflineImportError([_("The file is empty.")])
     return data
 
 
@@ -579,14 +584,19 @@ def _scan_part(stream, name: str) -> str | None:
             and xml_named
             and (chunk.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in chunk[:512])
         ):
-            return f"The part {name} is not UTF-8 XML; the file was not saved by Excel or LibreOffice as .xlsx."
+            return _(
+                "The part %(part)s is not UTF-8 XML; the file was not saved by Excel or "
+                "LibreOffice as .xlsx.",
+                part=name,
+            )
         first = False
         window = (tail + chunk).lower()
         if any(word in window for word in _DECLARATIONS):
-            return (
-                f"The part {name} contains a DOCTYPE or ENTITY declaration, which Excel never "
+            return _(
+                "The part %(part)s contains a DOCTYPE or ENTITY declaration, which Excel never "
                 "writes; the file is refused for safety. Save it again as .xlsx from Excel or "
-                "LibreOffice."
+                "LibreOffice.",
+                part=name,
             )
         tail = window[-32:]
     return None
@@ -594,49 +604,74 @@ def _scan_part(stream, name: str) -> str | None:
 
 def check_xlsx(data: bytes) -> None:
     """Refuse anything that is not a plain .xlsx: other formats, zip bombs, XML entity tricks."""
-    not_xlsx = "Save it as an Excel Workbook (.xlsx) and upload again."
+    not_xlsx = _("Save it as an Excel Workbook (.xlsx) and upload again.")
     if data.startswith(OLE_MAGIC):
         raise OfflineImportError(
-            [f"This is an old-format .xls file or a password-protected workbook. {not_xlsx}"]
+            [
+                _("This is an old-format .xls file or a password-protected workbook.")
+                + " "
+                + not_xlsx
+            ]
         )
     if not data.startswith(b"PK"):
-        raise OfflineImportError([f"This file is not an Excel workbook (.xlsx). {not_xlsx}"])
+        raise OfflineImportError(
+            [_("This file is not an Excel workbook (.xlsx).") + " " + not_xlsx]
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         raise OfflineImportError(
-            [f"This file is damaged or not an Excel workbook ({exc}). {not_xlsx}"]
+            [
+                _("This file is damaged or not an Excel workbook (%(error)s).", error=exc)
+                + " "
+                + not_xlsx
+            ]
         ) from None
     names = {info.filename for info in infos}
     if "xl/workbook.xml" not in names:
         kind = (
-            "an OpenDocument spreadsheet (.ods)"
+            _("This file is an OpenDocument spreadsheet (.ods).")
             if "content.xml" in names
-            else "a zip archive, not an Excel workbook"
+            else _("This file is a zip archive, not an Excel workbook.")
         )
-        raise OfflineImportError([f"This file is {kind}. {not_xlsx}"])
+        raise OfflineImportError([kind + " " + not_xlsx])
     if len(infos) > MAX_ZIP_ENTRIES:
         raise OfflineImportError(
-            [f"The file holds {len(infos):,} parts, far more than an offline questionnaire."]
+            [
+                _(
+                    "The file holds %(count)s parts, far more than an offline questionnaire.",
+                    count=f"{len(infos):,}",
+                )
+            ]
         )
     total = sum(info.file_size for info in infos)
     if total > MAX_UNCOMPRESSED_BYTES:
         raise OfflineImportError(
             [
-                f"The file would expand to {_megabytes(total)} (limit {_megabytes(MAX_UNCOMPRESSED_BYTES)}); "
-                "it is refused as a possible zip bomb."
+                _(
+                    "The file would expand to %(size)s (limit %(limit)s); it is refused as a "
+                    "possible zip bomb.",
+                    size=_megabytes(total),
+                    limit=_megabytes(MAX_UNCOMPRESSED_BYTES),
+                )
             ]
         )
     for info in infos:
         if info.flag_bits & 0x1:
-            raise OfflineImportError([f"The part {info.filename} is encrypted. {not_xlsx}"])
+            raise OfflineImportError(
+                [_("The part %(part)s is encrypted.", part=info.filename) + " " + not_xlsx]
+            )
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1024 * 1024 and ratio > MAX_COMPRESSION_RATIO:
             raise OfflineImportError(
                 [
-                    f"The part {info.filename} is compressed {ratio:,.0f} to 1; it is refused as a "
-                    "possible zip bomb."
+                    _(
+                        "The part %(part)s is compressed %(ratio)s to 1; it is refused as a "
+                        "possible zip bomb.",
+                        part=info.filename,
+                        ratio=f"{ratio:,.0f}",
+                    )
                 ]
             )
     try:
@@ -654,7 +689,11 @@ def check_xlsx(data: bytes) -> None:
         raise
     except Exception as exc:  # zipfile raises several types for damaged archives
         raise OfflineImportError(
-            [f"This file is damaged ({type(exc).__name__}: {exc}). {not_xlsx}"]
+            [
+                _("This file is damaged (%(error)s).", error=f"{type(exc).__name__}: {exc}")
+                + " "
+                + not_xlsx
+            ]
         ) from None
     _check_content_types(content_types, names, not_xlsx)
 
@@ -663,11 +702,15 @@ def check_xlsx(data: bytes) -> None:
 # add-ins (.xlam) or binary workbooks (.xlsb).
 WORKBOOK_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 OTHER_WORKBOOK_TYPES = {
-    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": "a macro-enabled workbook (.xlsm)",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": "an Excel template (.xltx)",
-    "application/vnd.ms-excel.template.macroEnabled.main+xml": "a macro-enabled template (.xltm)",
-    "application/vnd.ms-excel.addin.macroEnabled.main+xml": "an Excel add-in (.xlam)",
-    "application/vnd.ms-excel.sheet.binary.macroEnabled.main": "a binary workbook (.xlsb)",
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": N_("a macro-enabled workbook (.xlsm)"),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": N_(
+        "an Excel template (.xltx)"
+    ),
+    "application/vnd.ms-excel.template.macroEnabled.main+xml": N_(
+        "a macro-enabled template (.xltm)"
+    ),
+    "application/vnd.ms-excel.addin.macroEnabled.main+xml": N_("an Excel add-in (.xlam)"),
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.main": N_("a binary workbook (.xlsb)"),
 }
 MACRO_PART = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml)$|(^|/)macrosheets/", re.IGNORECASE)
 
@@ -681,7 +724,7 @@ def _check_content_types(content_types: bytes, names: set[str], not_xlsx: str) -
         root = ElementTree.fromstring(content_types)  # noqa: S314
     except ElementTree.ParseError:
         raise OfflineImportError(
-            [f"The file has no readable list of content types; it is damaged. {not_xlsx}"]
+            [_("The file has no readable list of content types; it is damaged.") + " " + not_xlsx]
         ) from None
     workbook_type = None
     for element in root:
@@ -690,20 +733,34 @@ def _check_content_types(content_types: bytes, names: set[str], not_xlsx: str) -
     if workbook_type in OTHER_WORKBOOK_TYPES:
         raise OfflineImportError(
             [
-                f"This file is {OTHER_WORKBOOK_TYPES[workbook_type]}, not a plain Excel workbook; "
-                f"macros and templates are refused for safety. {not_xlsx}"
+                _(
+                    "This file is %(kind)s, not a plain Excel workbook; macros and templates are "
+                    "refused for safety.",
+                    kind=_(OTHER_WORKBOOK_TYPES[workbook_type]),
+                )
+                + " "
+                + not_xlsx
             ]
         )
     if workbook_type != WORKBOOK_TYPE:
         raise OfflineImportError(
             [
-                f"This file's main part is '{workbook_type or 'missing'}', not an Excel workbook. {not_xlsx}"
+                _(
+                    "This file's main part is '%(kind)s', not an Excel workbook.",
+                    kind=workbook_type or "missing",
+                )
+                + " "
+                + not_xlsx
             ]
         )
     macros = sorted(n for n in names if MACRO_PART.search(n))
     if macros:
         raise OfflineImportError(
-            [f"This file holds macros ({macros[0]}); they are refused for safety. {not_xlsx}"]
+            [
+                _("This file holds macros (%(part)s); they are refused for safety.", part=macros[0])
+                + " "
+                + not_xlsx
+            ]
         )
 
 
@@ -746,9 +803,11 @@ def _check_marker(db, wb, round_id: str, iso3: str) -> None:
     if marker.get("format") != FORMAT:
         raise OfflineImportError(
             [
-                "This is not an offline questionnaire downloaded from the survey (its hidden "
-                "marker is missing). Download the offline file from your questionnaire page, fill "
-                "that file and upload it."
+                _(
+                    "This is not an offline questionnaire downloaded from the survey (its hidden "
+                    "marker is missing). Download the offline file from your questionnaire page, "
+                    "fill that file and upload it."
+                )
             ]
         )
     problems = []
@@ -761,14 +820,24 @@ def _check_marker(db, wb, round_id: str, iso3: str) -> None:
         }
         other = marker.get("state") or "?"
         problems.append(
-            f"This file was downloaded for {names.get(other, other)} ({other}); it cannot be "
-            f"imported for {names.get(iso3, iso3)} ({iso3}). Download the offline file for "
-            f"{iso3} and enter the answers there."
+            _(
+                "This file was downloaded for %(other)s (%(other_code)s); it cannot be imported "
+                "for %(state)s (%(code)s). Download the offline file for %(code)s and enter the "
+                "answers there.",
+                other=names.get(other, other),
+                other_code=other,
+                state=names.get(iso3, iso3),
+                code=iso3,
+            )
         )
     if marker.get("round") != round_id:
         problems.append(
-            f"This file is for round {marker.get('round') or '?'}, not round {round_id}. "
-            f"Download the offline file of round {round_id}."
+            _(
+                "This file is for round %(file_round)s, not round %(round)s. Download the "
+                "offline file of round %(round)s.",
+                file_round=marker.get("round") or "?",
+                round=round_id,
+            )
         )
     if problems:
         raise OfflineImportError(problems)
@@ -787,12 +856,25 @@ def _read_answers(wb, model, instruments: list[str], round_id: str):
                     order,
                     0,
                     "A",
-                    f"{name}: your State does not answer {name} in round {round_id}; delete this sheet.",
+                    _(
+                        "%(sheet)s: your State does not answer %(sheet)s in round %(round)s; "
+                        "delete this sheet.",
+                        sheet=name,
+                        round=round_id,
+                    ),
                 )
             )
     if not any(name in instruments for name in sheets):
         problems.append(
-            (0, 0, "A", f"The file has no questionnaire sheet ({', '.join(instruments)}).")
+            (
+                0,
+                0,
+                "A",
+                _(
+                    "The file has no questionnaire sheet (%(sheets)s).",
+                    sheets=", ".join(instruments),
+                ),
+            )
         )
     for order, name in enumerate(wb.sheetnames):
         if name not in instruments:
@@ -812,22 +894,36 @@ def _read_answers(wb, model, instruments: list[str], round_id: str):
                             order,
                             number,
                             ANSWER_LETTER,
-                            f"{name}!{ANSWER_LETTER}{number}: this answer is on a row without a question; rows must not be inserted or moved.",
+                            _(
+                                "%(cell)s: this answer is on a row without a question; rows must "
+                                "not be inserted or moved.",
+                                cell=f"{name}!{ANSWER_LETTER}{number}",
+                            ),
                         )
                     )
                 continue
             pid, key = cell_text(pid), cell_text(key)
             provision = model.provisions.get(pid or "")
             if provision is None or provision.instrument != name:
-                where = "" if provision is None else f" (it belongs to {provision.instrument})"
-                problems.append(
-                    (
-                        order,
-                        number,
-                        "A",
-                        f"{name}!A{number}: '{pid}' is not a provision of {name}{where}; rows must not be edited, inserted or moved.",
+                message = (
+                    _(
+                        "%(cell)s: '%(id)s' is not a provision of %(sheet)s; rows must not be "
+                        "edited, inserted or moved.",
+                        cell=f"{name}!A{number}",
+                        id=pid,
+                        sheet=name,
+                    )
+                    if provision is None
+                    else _(
+                        "%(cell)s: '%(id)s' is not a provision of %(sheet)s (it belongs to "
+                        "%(instrument)s); rows must not be edited, inserted or moved.",
+                        cell=f"{name}!A{number}",
+                        id=pid,
+                        sheet=name,
+                        instrument=provision.instrument,
                     )
                 )
+                problems.append((order, number, "A", message))
                 continue
             question = provision.question(key or "")
             if question is None:
@@ -836,7 +932,13 @@ def _read_answers(wb, model, instruments: list[str], round_id: str):
                         order,
                         number,
                         "H",
-                        f"{name}!H{number}: the hidden question key '{key}' is not a question of {pid}; download a new file.",
+                        _(
+                            "%(cell)s: the hidden question key '%(key)s' is not a question of "
+                            "%(id)s; download a new file.",
+                            cell=f"{name}!H{number}",
+                            key=key,
+                            id=pid,
+                        ),
                     )
                 )
                 continue
@@ -846,7 +948,14 @@ def _read_answers(wb, model, instruments: list[str], round_id: str):
                         order,
                         number,
                         "A",
-                        f"{name}!A{number}: {pid} '{key}' appears twice (also row {seen[(pid, key)]}); keep one row per question.",
+                        _(
+                            "%(cell)s: %(id)s '%(key)s' appears twice (also row %(other)s); keep "
+                            "one row per question.",
+                            cell=f"{name}!A{number}",
+                            id=pid,
+                            key=key,
+                            other=seen[(pid, key)],
+                        ),
                     )
                 )
                 continue
@@ -888,7 +997,12 @@ def _edits(rows: list[_Row], stored, order: dict[str, int], *, lang: str):
                         order[row.sheet],
                         row.row,
                         ANSWER_LETTER,
-                        f"{row.cell}: this answer is longer than an Excel cell and cannot be changed in the file; edit it on the web, or replace the whole cell (without the '… [truncated' note) with the new answer.",
+                        _(
+                            "%(cell)s: this answer is longer than an Excel cell and cannot be "
+                            "changed in the file; edit it on the web, or replace the whole cell "
+                            "(without the '… [truncated' note) with the new answer.",
+                            cell=row.cell,
+                        ),
                     )
                 )
             continue
@@ -898,14 +1012,28 @@ def _edits(rows: list[_Row], stored, order: dict[str, int], *, lang: str):
 
 
 def _conflict_problem(row: _Row, conflict, order: dict[str, int]):
-    who = f" by {conflict.theirs_by}" if conflict.theirs_by else ""
-    when = f" on {conflict.theirs_at}" if conflict.theirs_at else ""
-    return (
-        order[row.sheet],
-        row.row,
-        ANSWER_LETTER,
-        f"{row.cell}: this answer was changed on the web{who}{when} after the file was downloaded (it is now {_describe(conflict.theirs)}; the file says {_describe(row.value)}). Keep the newer answer by restoring the cell, or upload again choosing to replace newer answers.",
-    )
+    values = {
+        "cell": row.cell,
+        "who": conflict.theirs_by,
+        "when": conflict.theirs_at,
+        "theirs": _describe(conflict.theirs),
+        "ours": _describe(row.value),
+    }
+    if conflict.theirs_by and conflict.theirs_at:
+        message = _(
+            "%(cell)s: this answer was changed on the web by %(who)s on %(when)s after the file "
+            "was downloaded (it is now %(theirs)s; the file says %(ours)s). Keep the newer answer "
+            "by restoring the cell, or upload again choosing to replace newer answers.",
+            **values,
+        )
+    else:
+        message = _(
+            "%(cell)s: this answer was changed on the web after the file was downloaded (it is "
+            "now %(theirs)s; the file says %(ours)s). Keep the newer answer by restoring the "
+            "cell, or upload again choosing to replace newer answers.",
+            **{k: v for k, v in values.items() if k not in ("who", "when")},
+        )
+    return (order[row.sheet], row.row, ANSWER_LETTER, message)
 
 
 def _open_workbook(data: bytes):
@@ -919,8 +1047,11 @@ def _open_workbook(data: bytes):
     except Exception as exc:  # openpyxl raises many types for malformed files
         raise OfflineImportError(
             [
-                f"The file could not be read as an Excel workbook ({type(exc).__name__}: {exc}). "
-                "Save it again as .xlsx from Excel or LibreOffice."
+                _(
+                    "The file could not be read as an Excel workbook (%(error)s). Save it again "
+                    "as .xlsx from Excel or LibreOffice.",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             ]
         ) from None
 
@@ -949,10 +1080,12 @@ def import_offline(
     check_xlsx(data)
     round_ = get_round(db, round_id)
     if round_ is None:
-        raise OfflineImportError([f"There is no round '{round_id}'."])
+        raise OfflineImportError([_("There is no round '%(round)s'.", round=round_id)])
     iso3 = (iso3 or "").upper()
     if not db.execute("SELECT 1 FROM states WHERE iso3 = ?", [iso3]).fetchone():
-        raise OfflineImportError([f"'{iso3}' is not the ISO3 code of a UN Member State."])
+        raise OfflineImportError(
+            [_("'%(code)s' is not the ISO3 code of a UN Member State.", code=iso3)]
+        )
     instruments = state_instruments(db, round_id, iso3)
     wb = _open_workbook(data)
     try:
@@ -964,7 +1097,12 @@ def import_offline(
         raise
     except Exception as exc:  # a part openpyxl only parses while reading rows may be malformed
         raise OfflineImportError(
-            [f"The file could not be read ({type(exc).__name__}: {exc}). Save it again as .xlsx."]
+            [
+                _(
+                    "The file could not be read (%(error)s). Save it again as .xlsx.",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            ]
         ) from None
     finally:
         wb.close()
