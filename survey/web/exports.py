@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField
 
@@ -206,9 +207,9 @@ def offline_upload(round_id):
     problems_total = 0
     if request.method == "POST":
         if not form.validate() and "csrf_token" in form.errors:
-            abort(400, "The form expired; reload the page and try again.")
+            abort(400, _("The form expired; reload the page and try again."))
         if not editable:
-            abort(409, "This response cannot be edited now, so no file can be imported.")
+            abort(409, _("This response cannot be edited now, so no file can be imported."))
         if form.file.errors:
             problems = list(form.file.errors)
             problems_total = len(problems)
@@ -228,10 +229,14 @@ def offline_upload(round_id):
                 problems_total = exc.total
             else:
                 flash(
-                    f"Imported the file: {result.changed} answer(s) changed in "
-                    f"{result.provisions} provision(s)."
+                    _(
+                        "Imported the file: %(changed)s answer(s) changed in %(provisions)s "
+                        "provision(s).",
+                        changed=result.changed,
+                        provisions=result.provisions,
+                    )
                     if result.changed
-                    else "Imported the file: no answer had changed.",
+                    else _("Imported the file: no answer had changed."),
                     "info",
                 )
                 return redirect(url_for("fill.overview", round_id=round_["id"]))
