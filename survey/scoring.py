@@ -182,16 +182,23 @@ def _codes_temp(db, model) -> None:
     conn.execute("DROP TABLE IF EXISTS temp.q_codes")
     conn.execute(
         "CREATE TEMP TABLE q_codes (code TEXT PRIMARY KEY, s REAL, ta_asked INTEGER,"
-        " challenges_asked INTEGER)"
+        " challenges_asked INTEGER, received_asked INTEGER)"
     )
     block = {q.name: q for q in model.standard_block}
     codes = block["compliance"].choices.codes if block["compliance"].choices else ()
     ta, challenges = set(asked_codes(model, "ta_needed")), set(asked_codes(model, "challenges"))
+    received = set(asked_codes(model, "ta_received")) if "ta_received" in block else set()
     score = model.scoring.score
     conn.executemany(
-        "INSERT INTO temp.q_codes VALUES (?, ?, ?, ?)",
+        "INSERT INTO temp.q_codes VALUES (?, ?, ?, ?, ?)",
         [
-            (json.dumps(c), score.get(c), json.dumps(c) in ta, json.dumps(c) in challenges)
+            (
+                json.dumps(c),
+                score.get(c),
+                json.dumps(c) in ta,
+                json.dumps(c) in challenges,
+                json.dumps(c) in received,
+            )
             for c in codes
         ],
     )
@@ -296,10 +303,13 @@ def all_priorities(
     return _priorities(db, model, round_id, list(groupings or GROUPINGS), None, statuses)
 
 
-def _asked(model, db, round_id, grouping, region, instrument, statuses) -> tuple[str, dict]:
+def _asked(
+    model, db, round_id, grouping, region, instrument, statuses, *, received: bool = False
+) -> tuple[str, dict]:
     """The WITH clause of the counted compliance answers whose form asks for TA types or
-    challenges (`asked`: region, state_iso3, response_id, provision_id, ta_asked,
-    challenges_asked), under the one counting rule (COUNTED_COMPLIANCE), and its parameters."""
+    challenges, or with `received` also whether TA is already received (`asked`: region,
+    state_iso3, response_id, provision_id, ta_asked, challenges_asked, received_asked), under
+    the one counting rule (COUNTED_COMPLIANCE), and its parameters."""
     _provisions_temp(db, model)
     counted, params = _counted_cte(grouping, statuses)
     where = []
@@ -313,10 +323,11 @@ def _asked(model, db, round_id, grouping, region, instrument, statuses) -> tuple
     sql = f"""WITH {counted},
         asked AS MATERIALIZED (
             SELECT c.region, c.state_iso3, a.response_id, a.provision_id, k.ta_asked,
-                   k.challenges_asked
+                   k.challenges_asked, k.received_asked
             FROM {COUNTED_COMPLIANCE}
             CROSS JOIN temp.q_codes k ON k.code = a.value
-            WHERE (k.ta_asked OR k.challenges_asked) {"AND " + " AND ".join(where) if where else ""}
+            WHERE (k.ta_asked OR k.challenges_asked {"OR k.received_asked" if received else ""})
+                {"AND " + " AND ".join(where) if where else ""}
         )"""
     params.update(round=round_id, region=region, instrument=instrument)
     return sql, params
@@ -403,6 +414,50 @@ def article_needs(
         GROUP BY g.region, g.instrument, g.article, j.value"""
     params.update(round=round_id, instrument=instrument)
     return db.execute(sql, params).fetchall()
+
+
+def counted_ta_coverage(
+    db,
+    model,
+    round_id: str,
+    grouping: str,
+    *,
+    region: str | None = None,
+    instrument: str | None = None,
+    statuses=COUNTED_STATUSES,
+) -> list[tuple[str, str, str, str, str | None]]:
+    """Every counted TA-type request and every counted "TA already received", under the rule of
+    `ta_demand`: rows (kind, region, State ISO3, provision id, value). Kind 'ta_type': a TA type
+    selected where `ta_needed` is 'yes' and the form asks it, value the type's code. Kind
+    'received': `ta_received` is 'yes' where the compliance answer asks it, value the provider
+    text as the State wrote it (None when it named none). `region` and `instrument` filter as
+    in `ta_demand`."""
+    sql, params = _asked(model, db, round_id, grouping, region, instrument, statuses, received=True)
+    sql += f"""
+        SELECT 'ta_type', g.region, g.state_iso3, g.provision_id, j.value {TA_SELECTIONS}
+        UNION ALL
+        SELECT 'received', g.region, g.state_iso3, g.provision_id, v.value
+        FROM asked g
+        CROSS JOIN answers r ON r.question = 'ta_received' AND r.response_id = g.response_id
+            AND r.provision_id = g.provision_id AND r.value = '"yes"'
+        LEFT JOIN answers v ON v.question = 'ta_provider' AND v.response_id = g.response_id
+            AND v.provision_id = g.provision_id
+        WHERE g.received_asked"""
+    rows = []
+    for kind, region_, iso3, provision_id, value in db.execute(sql, params):
+        if kind == "received":
+            value = json.loads(value) if value is not None else None
+        rows.append((kind, region_, iso3, provision_id, value))
+    return rows
+
+
+def counted_states(
+    db, round_id: str, grouping: str, *, statuses=COUNTED_STATUSES
+) -> dict[str, int]:
+    """Region -> number of States whose response in `round_id` counts (the `counted` CTE)."""
+    counted, params = _counted_cte(grouping, statuses)
+    sql = f"WITH {counted} SELECT region, count(DISTINCT state_iso3) FROM counted GROUP BY region"
+    return dict(db.execute(sql, {**params, "round": round_id}).fetchall())
 
 
 def ta_demand(

@@ -66,6 +66,8 @@ ACCESS = {
     # The URL names France: France's respondent and analysts see it, Kenya's gets "not found".
     "national.report": ({**ANALYST, "fra": 200}, None),
     "national.needs": (ANALYST, None),
+    "coverage.page": (ANALYST, None),
+    "api.coverage": (API, None),
     "api.national_priorities": (API, None),
     "exports.offline_upload": (
         RESPONDENT,

@@ -1,5 +1,5 @@
 """The analyst workbook of a round: About, Codebook, Answers, Wide, Scores, Priorities, TA demand,
-TA needs by article.
+TA needs by article, Uncovered TA needs.
 
 Written with XlsxWriter in `constant_memory` mode: rows stream from the database into the file one
 at a time, so memory does not grow with the number of States. Numbers and dates are real Excel
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ..reports.coverage import ta_coverage, uncovered_rows
 from ..reports.needs import csv_rows as needs_csv_rows
 from ..reports.needs import needs_by_article
 from ..scoring import all_priorities, regional_priorities, scores_rows, ta_demand
@@ -43,6 +44,7 @@ SHEETS = (
     "Priorities",
     "TA demand",
     "TA needs by article",
+    "Uncovered TA needs",
 )
 HEADER_FORMAT = {"bold": True, "bg_color": "#DCE3EC", "valign": "top"}
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -253,6 +255,7 @@ SHEET_GUIDE = {
     "Scores": "One row per counted State and scored provision: score s, weight w, severity g = w x (1 - s), ta_needed (1 = TA requested for a gap).",
     "Priorities": "One row per grouping, region and provision scored in the region: n_resp, n_gap, gap_share, ta_share, priority and rank (docs/scoring.md).",
     "TA demand": "Per grouping and region, for each TA type and challenge: n_states (States selecting it at least once) and n_selections ((State, provision) selections).",
+    "Uncovered TA needs": "Per grouping and region, the provisions on which counted States request TA (ta_needed yes, types selected) and do not yet receive any (ta_received not yes), ranked by the number of such States, then by regional_priority: requested, received, uncovered, uncovered_states, and uncovered_<type> per TA type.",
     "TA needs by article": "Per grouping, region and article: n (counted States that scored a provision of the article), n_ta_need and share_ta_need (those reporting a TA need on it), and per TA type n_<type> and share_<type>.",
 }
 
@@ -498,6 +501,46 @@ def _needs_rows(db, model, round_id: str, filters: Filters, lang: str):
                 yield [grouping, *row]
 
 
+def _uncovered_columns(model) -> list[Column]:
+    codes = model.choice_list("ta_types").codes if model.choice_list("ta_types") else ()
+    return [
+        Column("grouping", 18),
+        Column("region", 22),
+        Column("region_label", 30),
+        Column("rank", 7, "number"),
+        Column("provision_id", 16),
+        Column("instrument", 10),
+        Column("article", 18),
+        Column("title", 40),
+        Column("requested", 10, "number"),
+        Column("received", 10, "number"),
+        Column("uncovered", 10, "number"),
+        Column("regional_priority", 10, "number"),
+        Column("regional_rank", 10, "number"),
+        Column("uncovered_states", 30),
+        *(Column(f"uncovered_{code}", 12, "number") for code in codes),
+    ]
+
+
+def _uncovered_rows(db, model, round_id: str, filters: Filters, lang: str):
+    """survey.reports.coverage's ranked uncovered needs per grouping (rows as its CSV download)."""
+    if not filters.counted:
+        return
+    for grouping in _groupings(filters):
+        report = ta_coverage(
+            db,
+            model,
+            round_id,
+            grouping,
+            region=filters.region,
+            instrument=filters.instrument,
+            lang=lang,
+            statuses=filters.counted,
+        )
+        for row in uncovered_rows(report):
+            yield [grouping, *row]
+
+
 def write_workbook(
     db,
     model,
@@ -562,6 +605,11 @@ def write_workbook(
         "TA needs by article",
         _needs_columns(model),
         _needs_rows(db, model, round_id, filters, lang),
+    )
+    counts["Uncovered TA needs"] = wb.write_sheet(
+        "Uncovered TA needs",
+        _uncovered_columns(model),
+        _uncovered_rows(db, model, round_id, filters, lang),
     )
     wb.close()
     return counts
@@ -628,4 +676,5 @@ def expected_rows(
         + regions * len(provisions)
         + regions * 20
         + regions * articles
+        + regions * len(provisions) // 2  # Uncovered TA needs: at most one row per provision
     )

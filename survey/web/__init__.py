@@ -92,7 +92,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(fill.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
-    for optional in ("reports", "api", "exports", "national"):
+    for optional in ("reports", "api", "exports", "national", "coverage"):
         try:
             module = __import__(f"survey.web.{optional}", fromlist=["bp"])
         except ModuleNotFoundError as exc:

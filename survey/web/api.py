@@ -7,6 +7,7 @@ from flask import Blueprint, abort, g, jsonify, request
 from ..i18n import LANGUAGES
 from ..reports import state_scores
 from ..reports.cache import regional_priorities
+from ..reports.coverage import coverage_json, ta_coverage
 from ..reports.national import national_report, report_json
 from ..storage.states import GROUPINGS, get_state, regions
 from .db import get_db, get_model, round_or_404
@@ -66,3 +67,17 @@ def national_priorities(round_id, iso3):
         abort(400, f"Unknown language '{lang}'; use one of {', '.join(LANGUAGES)}.")
     report = national_report(get_db(), get_model(), round_["id"], state["iso3"], lang=lang)
     return jsonify(report_json(report, lang))
+
+
+@bp.route("/rounds/<round_id>/coverage")
+def coverage(round_id):
+    """Unmet TA demand and providers (survey.reports.coverage): every region, or `region`."""
+    from .coverage import coverage_filters
+
+    round_, grouping, region, instrument, _options = coverage_filters(
+        round_id, region_required=False
+    )
+    report = ta_coverage(
+        get_db(), get_model(), round_["id"], grouping, region=region, instrument=instrument
+    )
+    return jsonify(coverage_json(report))
