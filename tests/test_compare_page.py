@@ -101,7 +101,7 @@ def test_page_shows_n_per_round_and_switches_population(analyst, two_rounds):
     assert n_row(panel, "World") == ("2", "2")
     assert n_row(everyone, "World") == ("3", "2")
     # The change of UNCAC-15 in points: -50 in the panel, -17 with every State.
-    assert '<td class="num">-50</td>' in panel and '<td class="num">-17</td>' in everyone
+    assert '<span dir="ltr">-50</span>' in panel and '<span dir="ltr">-17</span>' in everyone
     # The chart of the largest changes and the closed gap (KEN).
     assert 'id="changes-data"' in panel and "KEN" in panel
 

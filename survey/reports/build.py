@@ -966,7 +966,12 @@ def comparison_page(
 def _changes_figure(largest: list[ChangeRow], previous_round: str, round_id: str) -> dict:
     """The largest changes in gap share as horizontal bars: progress (fall) green, rise red."""
     rows = list(reversed(largest))  # largest on top
-    labels = [_wrapped(f"{r.region_label} · {r.provision_id} {r.title}", 48) for r in rows]
+    # The region on a line of its own: an Arabic region name and an English title on one line
+    # would be reordered by the bidi algorithm into an unreadable mix.
+    labels = [
+        f"<b>{_wrapped(r.region_label, 48)}</b><br>{_wrapped(f'{r.provision_id} {r.title}', 48)}"
+        for r in rows
+    ]
     return {
         "data": [
             {
