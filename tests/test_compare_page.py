@@ -132,3 +132,14 @@ def test_the_instrument_filter_keeps_n_and_drops_other_provisions(analyst, two_r
     )
     assert n_row(page, "World") == ("2", "2")
     assert "nothing to compare" in page
+
+
+def test_the_cached_page_follows_a_new_submission(analyst, two_rounds, db):
+    url = "/reports/later/compare?grouping=global&population=all"
+    assert n_row(analyst.client.get(url).get_data(as_text=True), "World") == ("3", "2")
+    assert n_row(analyst.client.get(url).get_data(as_text=True), "World") == ("3", "2")
+    _submit(db, "later", "FRA", {"UNCAC-15": {"compliance": "not_yet"}})
+    page = analyst.client.get(url).get_data(as_text=True)
+    assert n_row(page, "World") == ("3", "3")
+    # FRA had no gap before and has one now: one gap opened, and UNCAC-15 went from 2/3 to 2/3.
+    assert 'States that opened gaps <span class="muted">(1)</span>' in page

@@ -314,6 +314,7 @@ def compare(round_id):
             region,
             population=request.args.get("population") or "panel",
             provisions=provisions,
+            lang=current_language(),
             page=_page_number(),
         )
     except ValueError as error:
