@@ -23,7 +23,7 @@ VARIANTS = {
     "reports.dashboard": ["", "?format=csv"],
     "reports.priorities": ["", "?format=csv", "?format=csv&table=ta_demand", "?format=html"],
     "reports.heatmap_page": ["", "?format=csv"],
-    "reports.compare": ["", "?format=csv"],
+    "reports.compare": ["", "?format=csv", "?population=all", "?population=all&format=csv"],
     "reports.plotly_js": [""],
     "exports.workbook": [""],
     "exports.build_status": [""],

@@ -43,7 +43,17 @@ from common import (  # noqa: E402
 )
 
 ROUND, PREVIOUS = "2026", "2024"
-BENCHMARKS = ("demo", "queries", "offline", "workbook", "chapter", "routes", "web", "growth")
+BENCHMARKS = (
+    "demo",
+    "queries",
+    "offline",
+    "workbook",
+    "chapter",
+    "routes",
+    "reports",
+    "web",
+    "growth",
+)
 
 
 @dataclass
@@ -66,6 +76,8 @@ class Figure:
 FIGURES: list[Figure] = []
 GROWTH: list = []
 ROUTES: list = []
+REPORTS: list = []
+REPORTS_UNMEASURED: list = []
 FACTS: dict = {}
 ENVIRONMENT: list[str] = []
 
@@ -481,6 +493,54 @@ def bench_routes(db_path, runs):
         print(line)
 
 
+def bench_reports(db_path, runs):
+    """Each report page and the API, warm and cold, interleaved with its floor (reports.py)."""
+    import reports
+
+    from survey.demo import ANALYST_EMAIL, demo_accounts
+    from survey.storage import connect
+    from survey.web import create_app
+
+    workdir = Path(tempfile.mkdtemp(prefix="survey-reports-"))
+    copy = workdir / "survey.db"
+    shutil.copy(db_path, copy)
+    try:
+        app = create_app(
+            {
+                "DATABASE": str(copy),
+                "SECRET_KEY": "benchmark",
+                "RATELIMIT_ENABLED": False,
+                "INSTANCE_PATH": str(workdir),
+            }
+        )
+        accounts = {a["email"]: a for a in demo_accounts()}
+        analyst = app.test_client()
+        _login(analyst, ANALYST_EMAIL, accounts[ANALYST_EMAIL]["password"])
+        quiesce(copy)
+        # The app's connections and the floor's: the floor reads through one of its own, which
+        # also keeps the WAL from being reset, as another worker's connection would.
+        floor_db = connect(copy, migrate=False)
+        print(
+            "Report pages and the API, warm cache and cold (cache cleared), against a floor:",
+            flush=True,
+        )
+        figures = reports.measure(
+            app, analyst, floor_db, round_id=ROUND, previous=PREVIOUS, runs=runs
+        )
+        missing = reports.unmeasured(app, ROUND, PREVIOUS)
+        wal = wal_bytes(copy)
+        floor_db.conn.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    REPORTS.extend(figures)
+    REPORTS_UNMEASURED.extend(missing)
+    if missing:
+        print(f"  NOT MEASURED (no entry in reports.py): {', '.join(missing)}")
+    print(f"  WAL after: {wal:,} bytes")
+    for text in reports.table(figures):
+        print(text)
+
+
 def bench_repeated_workbook(app, analyst, database: Path, runs: int) -> str:
     """The workbook link asked again while the round is unchanged: the built file is sent at
     once. Floor: reading the same file from disk. Returns the build's key (for the routes)."""
@@ -873,7 +933,23 @@ def missed_section() -> list[str]:
             " the ratio to the floor, measured in the same rounds, says how much of a figure is the"
             " product's and how much the machine's.",
         ]
-    else:
+    report_missed = [
+        f"- **{f.report.name}**: "
+        + "; ".join(
+            text
+            for text, failed in (
+                (f"warm p50 {f.warm['median'] * 1000:.0f} ms (target <= 50 ms)", not f.warm_met),
+                (f"cold {f.cold_ratio:.2f}x its floor (target <= 2x)", not f.cold_met),
+            )
+            if failed
+        )
+        + "."
+        for f in REPORTS
+        if not (f.warm_met and f.cold_met)
+    ]
+    if report_missed:
+        lines += ["", "Report pages and API endpoints that missed a target:", ""] + report_missed
+    if not missed and not report_missed:
         lines.append("Every target of this run was met.")
     inverted = [f for f in FIGURES if f.ratio is not None and f.ratio < 1 and f.unit != "MB"]
     if inverted:
@@ -892,6 +968,7 @@ def missed_section() -> list[str]:
 
 def write_results(path: Path, args, elapsed: float):
     import growth
+    import reports
     import routes
 
     lines = [
@@ -942,6 +1019,27 @@ def write_results(path: Path, args, elapsed: float):
             "",
         ]
         lines += routes.table(ROUTES)
+    if REPORTS:
+        lines += [
+            "",
+            "## Report pages and the API: warm and cold cache",
+            "",
+            "Each report page and API endpoint through the Flask test client (server time, in"
+            " process), as the demo analyst: warm (report cache filled by the previous GET), cold"
+            " (REPORT_CACHE cleared just before the GET) and a floor, one SELECT of the rows the"
+            " report aggregates (benchmarks/queries.py), interleaved (benchmarks/reports.py)."
+            " Targets: warm p50 <= 50 ms; cold <= 2x the floor. 'Cache in warm GETs' counts the"
+            " report cache's hits and misses during the timed warm GETs: a page with none does"
+            " not use the cache, so its warm and cold figures are the same work.",
+            "",
+        ]
+        lines += reports.table(REPORTS)
+        if REPORTS_UNMEASURED:
+            lines += [
+                "",
+                "Report endpoints NOT measured (no entry in benchmarks/reports.py): "
+                + ", ".join(f"`{e}`" for e in REPORTS_UNMEASURED),
+            ]
     lines += [""] + missed_section() + [""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -980,6 +1078,8 @@ def main():
             bench_chapter(db_path, 10 if quick else 40)
         if "routes" in args.only:
             bench_routes(db_path, 2 if quick else 5)
+        if "reports" in args.only:
+            bench_reports(db_path, 3 if quick else 9)
         if "web" in args.only:
             bench_web(db_path, 6.0 if quick else 15.0, 2 if quick else 3)
         if "growth" in args.only:

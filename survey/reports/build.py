@@ -764,13 +764,15 @@ def comparison(
         ),
         statuses=statuses,
     )
+    # One label per region (a gettext call each), not one per row: 1,365 rows on the demo.
+    labels = {s["region"]: region_label(grouping, s["region"]) for s in data["states"]}
     changes = []
     for row in data["provisions"]:
         provision = model.provisions[row["provision_id"]]
         changes.append(
             {
                 **row,
-                "region_label": region_label(grouping, row["region"]),
+                "region_label": labels.get(row["region"]) or region_label(grouping, row["region"]),
                 "title": provision.title,
                 "instrument": provision.instrument,
                 "reference": provision.reference,
@@ -787,7 +789,7 @@ def comparison(
         (c for c in moved if c["change"] > 0), key=lambda c: (-c["change"], c["region"], c["ord"])
     )
     largest = sorted(moved, key=lambda c: (-abs(c["change"]), c["region"], c["ord"]))[:20]
-    states = [dict(s, region_label=region_label(grouping, s["region"])) for s in data["states"]]
+    states = [dict(s, region_label=labels[s["region"]]) for s in data["states"]]
     return {
         "round": round_id,
         "previous_round": previous_round,
@@ -805,6 +807,249 @@ def comparison(
         "largest": largest,
         "closed": [_gap(g) for g in data["gaps"] if g["closed"]],
         "opened": [_gap(g) for g in data["gaps"] if not g["closed"]],
+    }
+
+
+POPULATIONS = ("panel", "all")
+
+
+@dataclass(frozen=True)
+class RegionCount:
+    """Counted States of one region in each of the two rounds compared."""
+
+    region: str
+    label: str
+    n_before: int
+    n_now: int
+
+    @property
+    def small(self) -> bool:
+        return min(self.n_before, self.n_now) < SMALL_REGION
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One (region, provision) scored in both rounds: gap share, TA share and rank, each round."""
+
+    region: str
+    region_label: str
+    n_states_before: int  # counted States of the region in each round (the population's n)
+    n_states_now: int
+    provision_id: str
+    title: str
+    instrument: str
+    reference: str
+    n_resp_before: int
+    n_resp_now: int
+    n_gap_before: int
+    n_gap_now: int
+    gap_share_before: float
+    gap_share_now: float
+    change: float  # gap share, now - before (0..1 scale)
+    n_ta_before: int
+    n_ta_now: int
+    ta_share_before: float
+    ta_share_now: float
+    ta_change: float
+    rank_before: int
+    rank_now: int
+    rank_change: int  # rank_before - rank_now: positive moved up the priorities
+
+
+GAPS_SHOWN = 100  # closed and opened gaps listed on the page (all are counted)
+
+
+@dataclass(frozen=True)
+class ComparisonPage:
+    """The round comparison as the page and its CSV show it, for one provision filter."""
+
+    round_id: str
+    previous_round: str
+    grouping: str
+    region: str | None
+    population: str
+    counts: list[RegionCount]
+    labels: dict[str, str]  # region code -> label, for the closed and opened gaps
+    n_before: int
+    n_now: int
+    rows: list[ChangeRow]  # every row the filter covers, largest change in gap share first
+    moved: int  # rows whose gap share changed
+    n_closed: int
+    n_opened: int
+    closed: list[dict]  # the first GAPS_SHOWN of each, in comparison()'s order
+    opened: list[dict]
+    figure: dict
+    paging: Paging
+    page: list[ChangeRow]
+
+
+def comparison_page(
+    db,
+    model,
+    round_id: str,
+    previous_round: str,
+    grouping: str,
+    region: str | None = None,
+    *,
+    population: str = "panel",
+    provisions: ReportFilter | None = None,
+    lang: str = "en",
+    page: int = 1,
+    page_size: int = 50,
+) -> ComparisonPage:
+    """`comparison` restricted to the provisions of `provisions`, ordered for reading: largest
+    change in gap share first (ties: region, questionnaire order), a chart of the 20 largest.
+    Cached per filter and language (`lang` must be the language labels are rendered in) beside
+    `comparison`'s own entry, so a warm page unpickles its rows instead of rebuilding them."""
+    if population not in POPULATIONS:
+        raise ValueError(
+            _(
+                "Unknown population '%(value)s'. Use one of: %(valid)s.",
+                value=population,
+                valid=", ".join(POPULATIONS),
+            )
+        )
+    provisions = provisions or ReportFilter()
+    built = REPORT_CACHE.get_or_compute(
+        "comparison_page",
+        db,
+        model,
+        (round_id, previous_round),
+        {
+            "grouping": grouping,
+            "region": region,
+            "population": population,
+            "instrument": provisions.instrument,
+            "chapter": provisions.chapter,
+            "lang": lang,
+        },
+        lambda: _comparison_rows(
+            db, model, round_id, previous_round, grouping, region, population, provisions
+        ),
+    )
+    pages = paging(len(built["rows"]), page, page_size)
+    return ComparisonPage(
+        round_id=round_id,
+        previous_round=previous_round,
+        grouping=grouping,
+        region=region,
+        population=population,
+        paging=pages,
+        page=pages.rows(built["rows"]),
+        **built,
+    )
+
+
+def _comparison_rows(
+    db, model, round_id, previous_round, grouping, region, population, provisions
+) -> dict:
+    data = comparison(db, model, round_id, previous_round, grouping, region, population=population)
+
+    def covered(provision_id: str) -> bool:
+        provision = model.provisions.get(provision_id)
+        return provision is not None and provisions.matches(provision)
+
+    counts = [
+        RegionCount(s["region"], s["region_label"], s["n_before"], s["n_now"])
+        for s in data["states"]
+    ]
+    n_of = {c.region: c for c in counts}
+    ordered = sorted(
+        (c for c in data["changes"] if covered(c["provision_id"])),
+        key=lambda c: (-abs(c["change"]), c["region"], c["ord"]),
+    )
+    rows = [
+        ChangeRow(
+            region=c["region"],
+            region_label=c["region_label"],
+            n_states_before=n_of[c["region"]].n_before if c["region"] in n_of else 0,
+            n_states_now=n_of[c["region"]].n_now if c["region"] in n_of else 0,
+            provision_id=c["provision_id"],
+            title=c["title"],
+            instrument=c["instrument"],
+            reference=c["reference"],
+            n_resp_before=c["n_resp_before"],
+            n_resp_now=c["n_resp_now"],
+            n_gap_before=c["n_gap_before"],
+            n_gap_now=c["n_gap_now"],
+            gap_share_before=c["gap_share_before"],
+            gap_share_now=c["gap_share_now"],
+            change=c["change"],
+            n_ta_before=c["n_ta_before"],
+            n_ta_now=c["n_ta_now"],
+            ta_share_before=c["ta_share_before"],
+            ta_share_now=c["ta_share_now"],
+            ta_change=c["ta_change"],
+            rank_before=c["rank_before"],
+            rank_now=c["rank_now"],
+            rank_change=c["rank_change"],
+        )
+        for c in ordered
+    ]
+    moved = [r for r in rows if abs(r.change) > 1e-9]
+    closed = [g for g in data["closed"] if covered(g["provision_id"])]
+    opened = [g for g in data["opened"] if covered(g["provision_id"])]
+    return {
+        "counts": counts,
+        "labels": {c.region: c.label for c in counts},
+        "n_before": data["totals"]["n_before"],
+        "n_now": data["totals"]["n_now"],
+        "rows": rows,
+        "moved": len(moved),
+        "n_closed": len(closed),
+        "n_opened": len(opened),
+        "closed": closed[:GAPS_SHOWN],
+        "opened": opened[:GAPS_SHOWN],
+        "figure": _changes_figure(moved[:20], previous_round, round_id),
+    }
+
+
+def _changes_figure(largest: list[ChangeRow], previous_round: str, round_id: str) -> dict:
+    """The largest changes in gap share as horizontal bars: progress (fall) green, rise red."""
+    rows = list(reversed(largest))  # largest on top
+    # The region on a line of its own: an Arabic region name and an English title on one line
+    # would be reordered by the bidi algorithm into an unreadable mix.
+    labels = [
+        f"<b>{_wrapped(r.region_label, 48)}</b><br>{_wrapped(f'{r.provision_id} {r.title}', 48)}"
+        for r in rows
+    ]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [round(100 * r.change, 1) for r in rows],
+                "y": labels,
+                "marker": {"color": ["#2e8b57" if r.change < 0 else "#c0392b" for r in rows]},
+                "customdata": [
+                    [
+                        r.gap_share_before,
+                        r.gap_share_now,
+                        r.n_resp_before,
+                        r.n_resp_now,
+                        r.rank_before,
+                        r.rank_now,
+                    ]
+                    for r in rows
+                ],
+                "hovertemplate": "%{y}<br>"
+                + _plain(_("Gap share"))
+                + f" {_plain(previous_round)} %{{customdata[0]:.0%}} (n=%{{customdata[2]}}) → "
+                + f"{_plain(round_id)} %{{customdata[1]:.0%}} (n=%{{customdata[3]}})<br>"
+                + _plain(_("Rank"))
+                + " %{customdata[4]} → %{customdata[5]}<extra></extra>",
+            }
+        ],
+        "layout": {
+            "title": {"text": _plain(_("Largest changes in gap share"))},
+            "xaxis": {
+                "title": {"text": _plain(_("Change in gap share (points; below 0 = progress)"))},
+                "zeroline": True,
+            },
+            "yaxis": {"automargin": True, "tickfont": {"size": 12}},
+            "margin": {"l": _label_margin(labels)},
+            "height": 150 + _bar_heights(labels),
+        },
     }
 
 

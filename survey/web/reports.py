@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from ..exports.safe import csv_text
 from ..reports import (
     chapter_label,
-    comparison,
+    comparison_page,
     dashboard,
     generated_stamp,
     heatmap,
@@ -298,33 +298,35 @@ def compare(round_id):
     if get_round(db, previous) is None:
         abort(404)
     region = request.args.get("region") or None
+    if region is not None and region not in regions(db, grouping):
+        abort(
+            404,
+            _("No region '%(region)s' in grouping %(grouping)s.", region=region, grouping=grouping),
+        )
     provisions = _filter()
-    model = get_model()
-    data = comparison(db, model, round_["id"], previous, grouping, region)
-    if not provisions.is_all:
-        # comparison() covers every provision; the page shows those the filter covers.
-        for key in ("fell", "rose", "closed"):
-            data[key] = [
-                r
-                for r in data[key]
-                if r["provision_id"] in model.provisions
-                and provisions.matches(model.provisions[r["provision_id"]])
-            ]
+    try:
+        data = comparison_page(
+            db,
+            get_model(),
+            round_["id"],
+            previous,
+            grouping,
+            region,
+            population=request.args.get("population") or "panel",
+            provisions=provisions,
+            lang=current_language(),
+            page=_page_number(),
+        )
+    except ValueError as error:
+        abort(400, str(error))
     if request.args.get("format") == "csv":
-        rows = data["fell"] + data["rose"]
         return _csv(
-            f"comparison-{previous}-{round_['id']}{provisions.slug()}",
-            ["region", "provision_id", "title", "gap_share_before", "gap_share_now", "change"],
+            f"comparison-{data.population}-{previous}-{round_['id']}{provisions.slug()}",
+            ["population", "round_before", "round_now", "region", *COMPARISON_COLUMNS],
             (
-                [
-                    r["region_label"],
-                    r["provision_id"],
-                    r["title"],
-                    r["gap_share_before"],
-                    r["gap_share_now"],
-                    r["change"],
-                ]
-                for r in rows
+                [data.population, previous, round_["id"], r.region_label]
+                + [getattr(r, c) for c in COMPARISON_COLUMNS]
+                for r in data.rows
             ),
         )
     return render_template(
@@ -335,6 +337,33 @@ def compare(round_id):
         regions=regions(db, grouping),
         **_common(round_, grouping, provisions),
     )
+
+
+# The round comparison's CSV: population, both round ids and the region, then these fields of
+# each ChangeRow (n_states_*: counted States of the region in each round).
+COMPARISON_COLUMNS = [
+    "n_states_before",
+    "n_states_now",
+    "provision_id",
+    "title",
+    "instrument",
+    "reference",
+    "n_resp_before",
+    "n_resp_now",
+    "n_gap_before",
+    "n_gap_now",
+    "gap_share_before",
+    "gap_share_now",
+    "change",
+    "n_ta_before",
+    "n_ta_now",
+    "ta_share_before",
+    "ta_share_now",
+    "ta_change",
+    "rank_before",
+    "rank_now",
+    "rank_change",
+]
 
 
 def figure_json(figure) -> str:
