@@ -451,6 +451,48 @@ def counted_ta_coverage(
     return rows
 
 
+def ta_coverage_counts(
+    db,
+    model,
+    round_id: str,
+    grouping: str,
+    *,
+    region: str | None = None,
+    instrument: str | None = None,
+    statuses=COUNTED_STATUSES,
+) -> list[tuple]:
+    """Unmet TA demand counted in SQL under the rule of `counted_ta_coverage` (memory does not
+    grow with the number of States). Rows (region, provision id, code, requested, received,
+    uncovered): with a TA type `code`, the States requesting it and those of them already
+    receiving TA on the provision (uncovered None); with code None, the provision's totals over
+    all types and `uncovered` the ISO3 codes of requesting States not receiving TA, space
+    separated (unordered)."""
+    sql, params = _asked(model, db, round_id, grouping, region, instrument, statuses, received=True)
+    sql += f""",
+        req AS MATERIALIZED (
+            SELECT g.region, g.state_iso3, g.provision_id, j.value AS code {TA_SELECTIONS}
+        ),
+        rec AS MATERIALIZED (
+            SELECT DISTINCT g.region, g.state_iso3, g.provision_id FROM asked g
+            CROSS JOIN answers r ON r.question = 'ta_received' AND r.response_id = g.response_id
+                AND r.provision_id = g.provision_id AND r.value = '"yes"'
+            WHERE g.received_asked
+        ),
+        pairs AS (SELECT DISTINCT region, state_iso3, provision_id FROM req)
+        SELECT q.region, q.provision_id, q.code, count(DISTINCT q.state_iso3),
+               count(DISTINCT c.state_iso3), NULL
+        FROM req q LEFT JOIN rec c ON c.region = q.region AND c.state_iso3 = q.state_iso3
+            AND c.provision_id = q.provision_id
+        GROUP BY q.region, q.provision_id, q.code
+        UNION ALL
+        SELECT s.region, s.provision_id, NULL, count(*), count(c.state_iso3),
+               group_concat(CASE WHEN c.state_iso3 IS NULL THEN s.state_iso3 END, ' ')
+        FROM pairs s LEFT JOIN rec c ON c.region = s.region AND c.state_iso3 = s.state_iso3
+            AND c.provision_id = s.provision_id
+        GROUP BY s.region, s.provision_id"""
+    return db.execute(sql, params).fetchall()
+
+
 def counted_states(
     db, round_id: str, grouping: str, *, statuses=COUNTED_STATUSES
 ) -> dict[str, int]:

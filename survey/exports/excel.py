@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..reports.coverage import ta_coverage, uncovered_rows
+from ..reports.coverage import ta_coverage_needs, uncovered_rows
 from ..reports.needs import csv_rows as needs_csv_rows
 from ..reports.needs import needs_by_article
 from ..scoring import all_priorities, regional_priorities, scores_rows, ta_demand
@@ -527,7 +527,7 @@ def _uncovered_rows(db, model, round_id: str, filters: Filters, lang: str):
     if not filters.counted:
         return
     for grouping in _groupings(filters):
-        report = ta_coverage(
+        report = ta_coverage_needs(
             db,
             model,
             round_id,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..scoring import COUNTED_STATUSES, counted_states, counted_ta_coverage
+from ..scoring import COUNTED_STATUSES, counted_states, counted_ta_coverage, ta_coverage_counts
 from ..storage.states import region_label
 from .cache import REPORT_CACHE, regional_priorities
 
@@ -132,25 +132,30 @@ class CoverageReport:
         return tuple(sorted(totals, key=lambda t: -t.uncovered))
 
 
-def _compute(db, model, round_id, grouping, region, instrument, lang, statuses) -> CoverageReport:
+def _compute(
+    db, model, round_id, grouping, region, instrument, lang, statuses, *, providers: bool = True
+) -> CoverageReport:
     ta_list = model.choice_list("ta_types")
     codes = tuple(ta_list.codes) if ta_list else ()
-    position = {code: i for i, code in enumerate(codes)}
-    requested: dict[tuple[str, str], dict[str, set[str]]] = {}  # (region, pid) -> type -> States
-    received: dict[tuple[str, str], set[str]] = {}  # (region, pid) -> States receiving TA
-    named: dict[tuple[str, str], list[tuple[str, str, str]]] = {}  # (region, key) -> mentions
-    for kind, region_, iso3, pid, value in counted_ta_coverage(
+    # (region, pid) -> {code: (requested, received)}, and the provision's totals
+    by_type: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+    totals: dict[tuple[str, str], tuple[int, int, tuple[str, ...]]] = {}
+    for region_, pid, code, n_req, n_rec, uncovered in ta_coverage_counts(
         db, model, round_id, grouping, region=region, instrument=instrument, statuses=statuses
     ):
-        if kind == "ta_type":
-            if value in position:
-                requested.setdefault((region_, pid), {}).setdefault(value, set()).add(iso3)
-            continue
-        received.setdefault((region_, pid), set()).add(iso3)
-        if isinstance(value, str) and value.strip():
-            named.setdefault((region_, provider_key(value)), []).append(
-                (" ".join(value.split()), iso3, pid)
-            )
+        if code is None:
+            totals[(region_, pid)] = (n_req, n_rec, tuple(sorted((uncovered or "").split())))
+        else:
+            by_type.setdefault((region_, pid), {})[code] = (n_req, n_rec)
+    named: dict[tuple[str, str], list[tuple[str, str, str]]] = {}  # (region, key) -> mentions
+    if providers:
+        for kind, region_, iso3, pid, value in counted_ta_coverage(
+            db, model, round_id, grouping, region=region, instrument=instrument, statuses=statuses
+        ):
+            if kind == "received" and isinstance(value, str) and value.strip():
+                named.setdefault((region_, provider_key(value)), []).append(
+                    (" ".join(value.split()), iso3, pid)
+                )
     priorities = {
         (row["region"], row["provision_id"]): row
         for row in regional_priorities(
@@ -159,9 +164,8 @@ def _compute(db, model, round_id, grouping, region, instrument, lang, statuses) 
     }
     order = {pid: p.order for pid, p in model.provisions.items()}
     provisions = []
-    for (region_, pid), types in requested.items():
-        asking = set().union(*types.values())
-        covered = received.get((region_, pid), set())
+    for (region_, pid), (n_req, n_rec, uncovered_states) in totals.items():
+        types = by_type.get((region_, pid), {})
         provision = model.provisions[pid]
         priority = priorities.get((region_, pid))
         provisions.append(
@@ -171,16 +175,11 @@ def _compute(db, model, round_id, grouping, region, instrument, lang, statuses) 
                 instrument=provision.instrument,
                 reference=provision.reference,
                 title=provision.title,
-                requested=len(asking),
-                received=len(asking & covered),
-                uncovered_states=tuple(sorted(asking - covered)),
+                requested=n_req,
+                received=n_rec,
+                uncovered_states=uncovered_states,
                 by_type=tuple(
-                    TypeNeeds(
-                        code,
-                        ta_list.label(code, lang),
-                        len(types.get(code, ())),
-                        len(types.get(code, set()) & covered),
-                    )
+                    TypeNeeds(code, ta_list.label(code, lang), *types.get(code, (0, 0)))
                     for code in codes
                 ),
                 priority=priority["priority"] if priority else None,
@@ -262,6 +261,24 @@ def ta_coverage(
         {"grouping": grouping, "region": region, "instrument": instrument, "lang": lang},
         lambda: _compute(db, model, round_id, grouping, region, instrument, lang, statuses),
         statuses=statuses,
+    )
+
+
+def ta_coverage_needs(
+    db,
+    model,
+    round_id: str,
+    grouping: str,
+    *,
+    region: str | None = None,
+    instrument: str | None = None,
+    lang: str = "en",
+    statuses=COUNTED_STATUSES,
+) -> CoverageReport:
+    """The same report without providers and without the cache: what the workbook's sheet
+    needs, in memory that does not grow with the number of States."""
+    return _compute(
+        db, model, round_id, grouping, region, instrument, lang, tuple(statuses), providers=False
     )
 
 
