@@ -176,3 +176,24 @@ def test_a_disabled_cache_always_computes(rounds, mini):  # noqa: F811
     for _ in range(2):
         off.get_or_compute("p", db, mini, ("R1",), {}, lambda: calls.append(1) or len(calls))
     assert calls == [1, 1] and len(off) == 0
+
+
+def test_the_priorities_page_and_the_needs_table_are_cached_and_follow_a_return(
+    rounds,
+    mini,  # noqa: F811
+    cache,
+):
+    from survey.reports import priority_report
+    from survey.reports.needs import needs_by_article
+
+    db, responses = rounds
+    page = priority_report(db, mini, "R1", "un_regional_group", "AFRICAN_GROUP")
+    again = priority_report(db, mini, "R1", "un_regional_group", "AFRICAN_GROUP")
+    needs = needs_by_article(db, mini, "R1", "global")
+    assert needs_by_article(db, mini, "R1", "global") == needs
+    hits, _misses = cache()
+    assert hits >= 2 and again == page
+    change_status(db, responses["KEN"]["id"], "returned", user_id=None, comment="Check")
+    after = priority_report(db, mini, "R1", "un_regional_group", "AFRICAN_GROUP")
+    assert after["respondents"] == page["respondents"] - 1  # KEN no longer counted
+    assert needs_by_article(db, mini, "R1", "global") != needs

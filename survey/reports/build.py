@@ -303,8 +303,31 @@ def priority_report(
     page_size: int = 50,
 ) -> dict:
     """The ranked provisions of one region (all of them, paged) with the most requested TA types,
-    and TA demand and challenges by type and by chapter, for the provisions the filter covers."""
+    and TA demand and challenges by type and by chapter, for the provisions the filter covers.
+    Cached per filters, language and version of the round's counted responses (reports/cache.py);
+    `generated_at` is when it was computed."""
     provisions = provisions or ReportFilter()
+    return REPORT_CACHE.get_or_compute(
+        "priority_report",
+        db,
+        model,
+        (round_id,),
+        {
+            "grouping": grouping,
+            "region": region,
+            "top": top,
+            "lang": lang,
+            "provisions": repr(provisions),
+            "page": page,
+            "page_size": page_size,
+        },
+        lambda: _priority_report(
+            db, model, round_id, grouping, region, top, lang, provisions, page, page_size
+        ),
+    )
+
+
+def _priority_report(db, model, round_id, grouping, region, top, lang, provisions, page, page_size):
     rows = regional_priorities(db, model, round_id, grouping, region=region)
     ta_list, challenge_list = _ta_labels(model)
     selections = [

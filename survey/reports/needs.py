@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ..scoring import COUNTED_STATUSES, article_needs
 from ..storage.states import region_label
+from .cache import REPORT_CACHE
 
 SMALL_N = 3  # fewer counted States than this: a share says little, and the page says so
 
@@ -77,7 +78,21 @@ def needs_by_article(
     statuses=COUNTED_STATUSES,
 ) -> NeedsTable:
     """The TA needs by article table of a round for every region of `grouping` (counted in SQL by
-    scoring.article_needs, under the one counting rule)."""
+    scoring.article_needs, under the one counting rule; cached per filters, language and version
+    of the round's counted responses)."""
+    statuses = tuple(statuses)
+    return REPORT_CACHE.get_or_compute(
+        "needs_by_article",
+        db,
+        model,
+        (round_id,),
+        {"grouping": grouping, "instrument": instrument, "lang": lang},
+        lambda: _needs_by_article(db, model, round_id, grouping, instrument, lang, statuses),
+        statuses=statuses,
+    )
+
+
+def _needs_by_article(db, model, round_id, grouping, instrument, lang, statuses) -> NeedsTable:
     ta_list = model.choice_list("ta_types")
     codes = ta_list.codes if ta_list else ()
     position = {code: i for i, code in enumerate(codes)}
