@@ -7,6 +7,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from .i18n import CATALOGS, LANGUAGES
+from .questionnaire.translations import fingerprint
 
 TRANSLATIONS = CATALOGS
 
@@ -66,6 +67,7 @@ def questionnaire_gaps(model, lang: str) -> dict[str, list[str]]:
     return gaps
 
 
+PROVISION_PARTS = ("provision titles", "summaries")
 STATUS_NAMES = {"working": "working translation", "reviewed": "reviewed"}
 
 
@@ -92,7 +94,10 @@ def report_missing(model, echo) -> bool:
             echo(f"  {lang} translated from an earlier English text: {', '.join(stale)}")
         for name, items in parts.items():
             for item in items[:50]:
-                echo(f"  {lang} {name}: {item}")
+                # A provision's text names the fingerprint its translation must carry (source).
+                provision = model.provisions.get(item) if name in PROVISION_PARTS else None
+                where = f" (source: '{fingerprint(provision)}')" if provision else ""
+                echo(f"  {lang} {name}: {item}{where}")
             if len(items) > 50:
                 echo(f"  {lang} {name}: ... and {len(items) - 50} more")
             if items:
