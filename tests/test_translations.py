@@ -215,3 +215,24 @@ def test_hostile_translated_text_is_shown_as_text(qdir, tmp_path, people, db_pat
     assert "<script>alert(1)</script>" not in html and "<b>x</b>" not in html
     assert str(escape(hostile)) in html and "&lt;b&gt;x&lt;/b&gt;" in html
     assert "{{ 7*7 }}" in html  # not evaluated
+
+
+def test_the_working_note_shows_for_a_working_language_only(qdir, tmp_path, people, db_path, db):
+    from survey.storage.rounds import current_round
+    from survey.storage.users import set_language
+    from tests.conftest import Actions, make_app
+
+    edit(qdir, "fr", lambda data: data.update(status="reviewed"))
+    app = make_app(db_path, tmp_path / "instance", QUESTIONNAIRE_DIR=str(qdir))
+    ken = Actions(app.test_client())
+    assert ken.login("ken@example.org").status_code == 302
+    url = f"/fill/{current_round(db)['id']}/TIP/general_provisions"
+    model, _ = check_directory(qdir)
+    tip5 = model.provisions["TIP-5"]
+    for lang, note in (("fr", None), ("es", "Traducción de trabajo"), ("en", None)):
+        set_language(db, people["ken"]["id"], lang)
+        html = ken.client.get(url).get_data(as_text=True)
+        assert str(escape(tip5.summary.get(lang))) in html
+        assert ('class="translation-note"' in html) == (note is not None), lang
+        if note:
+            assert note in html
