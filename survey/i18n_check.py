@@ -7,6 +7,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from .i18n import CATALOGS, LANGUAGES
+from .questionnaire.translations import fingerprint
 
 TRANSLATIONS = CATALOGS
 
@@ -33,11 +34,13 @@ def catalog_gaps(lang: str, directory: Path = TRANSLATIONS) -> list[str]:
 
 
 def questionnaire_gaps(model, lang: str) -> dict[str, list[str]]:
-    """Texts without `lang`, grouped: standard block, choice lists, titles, summaries."""
+    """Texts without `lang`, grouped: standard block, choice lists, titles (instruments and
+    chapters), provision titles, summaries. A translation left out as stale counts as missing."""
     gaps: dict[str, list[str]] = {
         "standard block": [],
         "choice lists": [],
         "titles": [],
+        "provision titles": [],
         "summaries": [],
     }
     for question in model.standard_block:
@@ -57,34 +60,51 @@ def questionnaire_gaps(model, lang: str) -> dict[str, list[str]]:
             if not chapter.title.has(lang):
                 gaps["titles"].append(f"{chapter.key}")
     for provision in model.provisions.values():
+        if not provision.title_text.has(lang):
+            gaps["provision titles"].append(provision.id)
         if not provision.summary.has(lang):
             gaps["summaries"].append(provision.id)
     return gaps
 
 
-# Missing texts in these parts fail the check; the others are reported (English is shown, marked).
-REQUIRED_PARTS = ("interface", "standard block", "choice lists")
+PROVISION_PARTS = ("provision titles", "summaries")
+STATUS_NAMES = {"working": "working translation", "reviewed": "reviewed"}
 
 
 def report_missing(model, echo) -> bool:
-    """Print missing translations per language; return False when a required part is incomplete."""
+    """Print missing translations per language, with each language's status (working or
+    reviewed) and the count of provision titles and summaries; return False when anything is
+    missing, a translation left out because its English source changed included."""
     ok = True
+    total = len(model.provisions)
     for lang in LANGUAGES:
         if lang == "en":
             continue
         parts = {"interface": catalog_gaps(lang), **questionnaire_gaps(model, lang)}
         summary = ", ".join(f"{name}: {len(items)} missing" for name, items in parts.items())
         echo(f"[{lang}] {summary}")
-        for name in REQUIRED_PARTS:
-            for item in parts[name][:50]:
-                echo(f"  {lang} {name}: {item}")
-            if parts[name]:
+        status = model.translation_status.get(lang)
+        echo(
+            f"  {lang} provisions ({STATUS_NAMES.get(status, 'no translation file')}): "
+            f"titles {total - len(parts['provision titles'])}/{total}, "
+            f"summaries {total - len(parts['summaries'])}/{total}"
+        )
+        stale = [pid for stale_lang, pid in model.stale_translations if stale_lang == lang]
+        if stale:
+            echo(f"  {lang} translated from an earlier English text: {', '.join(stale)}")
+        for name, items in parts.items():
+            for item in items[:50]:
+                # A provision's text names the fingerprint its translation must carry (source).
+                provision = model.provisions.get(item) if name in PROVISION_PARTS else None
+                where = f" (source: '{fingerprint(provision)}')" if provision else ""
+                echo(f"  {lang} {name}: {item}{where}")
+            if len(items) > 50:
+                echo(f"  {lang} {name}: ... and {len(items) - 50} more")
+            if items:
                 ok = False
-        if parts["titles"]:
-            echo(f"  {lang} titles without translation: {', '.join(parts['titles'][:20])}")
     echo(
-        "All required translations are present."
+        "All translations are present."
         if ok
-        else "Some required translations are missing (interface, standard block or choice lists)."
+        else "Some translations are missing (English is shown in their place, marked)."
     )
     return ok

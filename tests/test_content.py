@@ -283,6 +283,8 @@ def broad_links(tmp_path):
     )
     text = textwrap.dedent(BROAD_LINKS).replace("{article_6}", ARTICLE_6)
     (folder / "tip.yaml").write_text(text)
+    # The shipped translations name provisions this mini questionnaire does not have.
+    shutil.rmtree(folder / "translations")
     return folder
 
 

@@ -154,6 +154,8 @@ def write_mini(qdir: Path, instrument_text: str, shared_patch=None):
         "id: mini\nversion: '1'\ntitle: Mini\nshared: shared.yaml\ninstruments: [tip.yaml]\n"
     )
     (qdir / "tip.yaml").write_text(textwrap.dedent(instrument_text))
+    # The shipped translations name provisions a mini questionnaire does not have.
+    shutil.rmtree(qdir / "translations", ignore_errors=True)
     if shared_patch:
         text = (qdir / "shared.yaml").read_text()
         old, new = shared_patch

@@ -22,12 +22,17 @@ CATALOGUE = {
     "unknown_reference": "cross-reference '{value}' names no provision or article{suggestion}",
     "unknown_article": "{instrument} has no article '{value}'{suggestion}",
     "self_reference": "a provision cannot cross-reference itself",
+    "unknown_provision": "no provision '{value}' in the questionnaire{suggestion}",
     "missing_language": "no English ('en') text; English is required",
     "label_separator": (
         "choice label '{value}' contains {char}, which separates several answers in the offline "
         "file, so the label could not be read back; write it with ',' or '/' instead"
     ),
     # Warnings: the questionnaire still loads, but a legal reviewer should look again.
+    "translation_stale": (
+        "translated from an earlier English title or summary, so it is not shown (English is, "
+        "marked); translate it again from the current English and write source: '{current}'"
+    ),
     "reference_fan_out": (
         "cross-reference '{value}' links {provision} with {count} provisions ({targets}); "
         "more than {limit} pairs from one entry usually means a whole article was named where "
@@ -40,7 +45,7 @@ CATALOGUE = {
 }
 
 # Codes that are warnings: reported by `survey questionnaire check` without failing it.
-WARNINGS = frozenset({"reference_fan_out", "reference_mixed_detail"})
+WARNINGS = frozenset({"reference_fan_out", "reference_mixed_detail", "translation_stale"})
 
 
 def did_you_mean(value: object, candidates) -> str:

@@ -86,6 +86,7 @@ def check_directory(directory: Path | str | None = None, warnings: list[Problem]
     when a list is given; they never make the folder invalid.
     """
     from .scales import apply_scales, split_scales
+    from .translations import apply_translations
     from .validate import build
 
     directory = Path(directory) if directory else default_directory()
@@ -116,7 +117,11 @@ def check_directory(directory: Path | str | None = None, warnings: list[Problem]
     if model is None:
         return model, problems
     model, scale_problems = apply_scales(model, scales, shared_name)
-    return (None, scale_problems) if scale_problems else (model, problems)
+    if scale_problems:
+        return None, scale_problems
+    # Translated titles and summaries (translations/<lang>.yaml), stale ones left out.
+    model, translation_problems = apply_translations(model, directory, warnings)
+    return (None, translation_problems) if translation_problems else (model, problems)
 
 
 def load_questionnaire(directory: Path | str | None = None):
@@ -128,8 +133,11 @@ def load_questionnaire(directory: Path | str | None = None):
 
 
 def _fingerprint(directory: Path) -> tuple:
+    files = [*directory.glob("*.yaml"), *directory.glob("translations/*.yaml")]
     return tuple(
-        sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in directory.glob("*.yaml"))
+        sorted(
+            (str(p.relative_to(directory)), p.stat().st_mtime_ns, p.stat().st_size) for p in files
+        )
     )
 
 

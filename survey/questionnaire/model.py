@@ -129,6 +129,13 @@ class Provision:
     order: int
     paragraphs: str | None = None
     cross_references: tuple[CrossReference, ...] = ()
+    # The article title in every language held (translations/<lang>.yaml); `title` stays the
+    # English str that reports and exports use. Left out, it is the English title alone.
+    title_text: Text | None = None
+
+    def __post_init__(self):
+        if self.title_text is None:
+            object.__setattr__(self, "title_text", Text.of(self.title))
 
     @property
     def reference(self) -> str:
@@ -237,6 +244,11 @@ class Questionnaire:
     standard_block: tuple[Question, ...]
     external_instruments: tuple[ExternalInstrument, ...] = ()
     scoring: ScoringConstants = field(default_factory=ScoringConstants)
+    # Per language with a translation file: 'working' (not reviewed by a UN translator) or
+    # 'reviewed'. English, the source, is always 'reviewed'.
+    translation_status: dict[str, str] = field(default_factory=lambda: {"en": "reviewed"})
+    # (language, provision id) of translations left out because their English source changed.
+    stale_translations: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def provisions(self) -> dict[str, Provision]:

@@ -34,10 +34,14 @@ def _macros():
 
 @lru_cache(maxsize=4096)
 def provision_header_html(provision, lang: str, level: int = 2) -> Markup:
-    """Id, official title, citation, obligation, summary and cross-references of a provision in
-    `lang` (the same for every State; shared by the chapter, review, print and profile pages)."""
+    """Id, title, citation, obligation, summary and cross-references of a provision in `lang`
+    (the same for every State; shared by the chapter, review, print and profile pages), with
+    the note that a working translation is shown where the language's status is 'working'."""
+    from .db import get_model
+
+    status = get_model().translation_status.get(lang)  # the model `provision` comes from
     with force_locale(lang):
-        return _macros().provision_header(provision, lang, level)
+        return _macros().provision_header(provision, lang, level, status)
 
 
 @dataclass(frozen=True)
