@@ -891,9 +891,10 @@ INVERTED_WHY = {
 }
 
 MISSED_BY_DESIGN = [
-    "**Quiet machine**: every figure here was taken on a 2-core virtual machine shared with four"
-    " other people's work; absolute times are noisy and the interleaved ratios are the figures"
-    " to read. Re-run it on a quiet machine before comparing absolute times with a target.",
+    "**Quiet machine**: the figures were taken on a 2-core virtual machine that was also running"
+    " other work (load average above); absolute times are noisy and the interleaved ratios are"
+    " the figures to read. Re-run it on a quiet machine before comparing absolute times with a"
+    " target.",
     "**Growth table**: the workbook is timed without its floor (XlsxWriter bare takes about as long;"
     " the full-size ratio is in the figures table), with n=1 in a full run; answer history is not"
     " copied into the synthesised States and rounds (nothing measured there reads it).",
@@ -978,9 +979,8 @@ def write_results(path: Path, args, elapsed: float):
         f" in {elapsed / 60:.1f} minutes on the full-size demo data (193 States, rounds {PREVIOUS}"
         f" and {ROUND}, the whole omnibus; `survey demo`). Method: benchmarks/NOTES.md.",
         "",
-        "**The machine was shared** (2 cores, four other people working in parallel): absolute"
-        " timings are noisy. Product and floor were interleaved, so ratios are the figures to read;"
-        " the lead will re-run this on a quiet machine.",
+        "**Check the load average below**: on a machine doing other work absolute timings are"
+        " noisy. Product and floor are interleaved, so the ratios are the figures to read.",
         "",
         "## Machine and environment",
         "",
