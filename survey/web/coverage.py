@@ -16,11 +16,12 @@ from ..reports.coverage import (
     uncovered_header,
     uncovered_rows,
 )
-from ..storage.states import GROUPING_LABELS, GROUPINGS, regions
+from ..storage.states import GROUPING_LABELS, regions
 from .auth import roles_required
 from .db import get_db, get_model, round_or_404
 from .downloads import CSV_MIMETYPE, attachment
 from .i18n import current_language
+from .reports import request_grouping
 
 bp = Blueprint("coverage", __name__)
 
@@ -31,16 +32,7 @@ def coverage_filters(round_id: str, *, region_required: bool):
     """The round, grouping, region and instrument of the request, each checked (400 or 404 with
     the valid values): shared by the page and the API."""
     round_ = round_or_404(round_id)
-    grouping = request.args.get("grouping", "un_regional_group")
-    if grouping not in GROUPINGS:
-        abort(
-            400,
-            _(
-                "Unknown grouping '%(grouping)s'. Use one of: %(valid)s.",
-                grouping=grouping,
-                valid=", ".join(GROUPINGS),
-            ),
-        )
+    grouping = request_grouping()
     options = regions(get_db(), grouping)
     region = request.args.get("region") or (options[0] if region_required and options else None)
     if region is not None and region not in options:

@@ -8,11 +8,12 @@ from flask_babel import gettext as _
 from ..exports.safe import csv_text
 from ..reports.national import national_report
 from ..reports.needs import csv_header, csv_rows, needs_by_article
-from ..storage.states import GROUPING_LABELS, GROUPINGS, get_state, state_name
+from ..storage.states import GROUPING_LABELS, get_state, state_name
 from .auth import roles_required
 from .db import get_db, get_model, round_or_404
 from .downloads import CSV_MIMETYPE, attachment
 from .i18n import current_language
+from .reports import request_grouping
 
 bp = Blueprint("national", __name__)
 
@@ -94,16 +95,7 @@ def report(round_id, iso3):
 @roles_required("analyst", "admin")
 def needs(round_id):
     round_ = round_or_404(round_id)
-    grouping = request.args.get("grouping", "un_regional_group")
-    if grouping not in GROUPINGS:
-        abort(
-            400,
-            _(
-                "Unknown grouping '%(grouping)s'. Use one of: %(valid)s.",
-                grouping=grouping,
-                valid=", ".join(GROUPINGS),
-            ),
-        )
+    grouping = request_grouping()
     model = get_model()
     instrument = request.args.get("instrument") or None
     if instrument is not None and model.instrument(instrument) is None:

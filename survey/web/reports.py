@@ -48,7 +48,9 @@ def plotly_js():
     return assets.send_asset(assets.asset_for("reports.plotly_js"), "text/javascript", folder)
 
 
-def _grouping():
+def request_grouping() -> str:
+    """The request's `grouping` (default UN regional groups), or a 400 naming the valid ones;
+    the one check every report page and its API use."""
     grouping = request.args.get("grouping", "un_regional_group")
     if grouping not in GROUPINGS:
         abort(
@@ -118,7 +120,7 @@ def _common(round_, grouping, provisions=None):
 @roles_required("analyst", "admin")
 def dashboard_page(round_id=None):
     round_ = round_or_404(round_id)
-    grouping = _grouping()
+    grouping = request_grouping()
     data = dashboard(get_db(), round_["id"], grouping)
     if request.args.get("format") == "csv":
         return _csv(
@@ -133,7 +135,7 @@ def dashboard_page(round_id=None):
 @roles_required("analyst", "admin")
 def priorities(round_id):
     round_ = round_or_404(round_id)
-    grouping = _grouping()
+    grouping = request_grouping()
     region, options = _region(grouping)
     provisions = _filter()
     data = priority_report(
@@ -234,7 +236,7 @@ def priorities(round_id):
 @roles_required("analyst", "admin")
 def heatmap_page(round_id):
     round_ = round_or_404(round_id)
-    grouping = _grouping()
+    grouping = request_grouping()
     provisions = _filter()
     data = heatmap(
         get_db(),
@@ -281,7 +283,7 @@ def heatmap_page(round_id):
 def compare(round_id):
     db = get_db()
     round_ = round_or_404(round_id)
-    grouping = _grouping()
+    grouping = request_grouping()
     others = [r for r in list_rounds(db) if r["id"] != round_["id"]]
     previous = (
         request.args.get("previous")
