@@ -16,6 +16,7 @@ from ..answers import relevant_answers
 from ..scoring import COUNTED_STATUSES, Index, index_by, score_state, state_index
 from ..storage.responses import answer_values, find_response, load_answers
 from ..storage.rounds import state_instruments
+from .coverage import provider_key
 
 
 @dataclass(frozen=True)
@@ -160,13 +161,13 @@ def _tallies(items, choices, lang) -> tuple[Tally, ...]:
 
 
 def _providers(received: dict[str, str | None]) -> tuple[Provider, ...]:
-    """Providers named for the provisions with TA received, the same name written with other
-    spacing or case counted once; the most provisions first."""
+    """Providers named for the provisions with TA received, grouped by the one rule of the
+    coverage report (coverage.provider_key); the most provisions first."""
     named: dict[str, tuple[str, list[str]]] = {}
     for provision_id, provider in received.items():
-        if provider:
+        if provider and provider.strip():
             name = " ".join(provider.split())
-            named.setdefault(name.casefold(), (name, []))[1].append(provision_id)
+            named.setdefault(provider_key(provider), (name, []))[1].append(provision_id)
     return tuple(
         Provider(name, tuple(ids))
         for name, ids in sorted(named.values(), key=lambda v: (-len(v[1]), v[0].casefold()))
