@@ -342,6 +342,11 @@ TA_SELECTIONS = """FROM asked g
             AND a.provision_id = g.provision_id
         CROSS JOIN json_each(a.value) j
         WHERE g.ta_asked"""
+# From the `asked` answers (with received=True) to those that say TA is already received
+# (callers add WHERE g.received_asked).
+RECEIVED = """FROM asked g
+        CROSS JOIN answers r ON r.question = 'ta_received' AND r.response_id = g.response_id
+            AND r.provision_id = g.provision_id AND r.value = '"yes"'"""
 CHALLENGE_SELECTIONS = """FROM asked g
         CROSS JOIN answers a ON a.question = 'challenges' AND a.response_id = g.response_id
             AND a.provision_id = g.provision_id
@@ -416,7 +421,7 @@ def article_needs(
     return db.execute(sql, params).fetchall()
 
 
-def counted_ta_coverage(
+def counted_providers(
     db,
     model,
     round_id: str,
@@ -425,30 +430,21 @@ def counted_ta_coverage(
     region: str | None = None,
     instrument: str | None = None,
     statuses=COUNTED_STATUSES,
-) -> list[tuple[str, str, str, str, str | None]]:
-    """Every counted TA-type request and every counted "TA already received", under the rule of
-    `ta_demand`: rows (kind, region, State ISO3, provision id, value). Kind 'ta_type': a TA type
-    selected where `ta_needed` is 'yes' and the form asks it, value the type's code. Kind
-    'received': `ta_received` is 'yes' where the compliance answer asks it, value the provider
-    text as the State wrote it (None when it named none). `region` and `instrument` filter as
-    in `ta_demand`."""
+) -> list[tuple[str, str, str, str]]:
+    """Every counted "TA already received" that names its provider, under the rule of
+    `ta_demand`: rows (region, State ISO3, provision id, provider text as the State wrote it).
+    `ta_received` is 'yes' where the compliance answer asks it; `region` and `instrument`
+    filter as in `ta_demand`."""
     sql, params = _asked(model, db, round_id, grouping, region, instrument, statuses, received=True)
     sql += f"""
-        SELECT 'ta_type', g.region, g.state_iso3, g.provision_id, j.value {TA_SELECTIONS}
-        UNION ALL
-        SELECT 'received', g.region, g.state_iso3, g.provision_id, v.value
-        FROM asked g
-        CROSS JOIN answers r ON r.question = 'ta_received' AND r.response_id = g.response_id
-            AND r.provision_id = g.provision_id AND r.value = '"yes"'
-        LEFT JOIN answers v ON v.question = 'ta_provider' AND v.response_id = g.response_id
+        SELECT g.region, g.state_iso3, g.provision_id, v.value {RECEIVED}
+        CROSS JOIN answers v ON v.question = 'ta_provider' AND v.response_id = g.response_id
             AND v.provision_id = g.provision_id
         WHERE g.received_asked"""
-    rows = []
-    for kind, region_, iso3, provision_id, value in db.execute(sql, params):
-        if kind == "received":
-            value = json.loads(value) if value is not None else None
-        rows.append((kind, region_, iso3, provision_id, value))
-    return rows
+    return [
+        (region_, iso3, provision_id, json.loads(value))
+        for region_, iso3, provision_id, value in db.execute(sql, params)
+    ]
 
 
 def ta_coverage_counts(
@@ -461,7 +457,7 @@ def ta_coverage_counts(
     instrument: str | None = None,
     statuses=COUNTED_STATUSES,
 ) -> list[tuple]:
-    """Unmet TA demand counted in SQL under the rule of `counted_ta_coverage` (memory does not
+    """Unmet TA demand counted in SQL under the rule of `ta_demand` (memory does not
     grow with the number of States). Rows (region, provision id, code, requested, received,
     uncovered): with a TA type `code`, the States requesting it and those of them already
     receiving TA on the provision (uncovered None); with code None, the provision's totals over
@@ -473,9 +469,7 @@ def ta_coverage_counts(
             SELECT g.region, g.state_iso3, g.provision_id, j.value AS code {TA_SELECTIONS}
         ),
         rec AS MATERIALIZED (
-            SELECT DISTINCT g.region, g.state_iso3, g.provision_id FROM asked g
-            CROSS JOIN answers r ON r.question = 'ta_received' AND r.response_id = g.response_id
-                AND r.provision_id = g.provision_id AND r.value = '"yes"'
+            SELECT DISTINCT g.region, g.state_iso3, g.provision_id {RECEIVED}
             WHERE g.received_asked
         ),
         pairs AS (SELECT DISTINCT region, state_iso3, provision_id FROM req)

@@ -1,7 +1,7 @@
 """Unmet TA demand and coordination: what each region asked for, what is already covered, by whom.
 
 For a region R, a provision P and a TA type T, over the counted States of R (submitted or
-validated) and only where the form asks the questions (`scoring.counted_ta_coverage`, the one
+validated) and only where the form asks the questions (`scoring.ta_coverage_counts` and `counted_providers`, the one
 counting rule of every aggregate):
 
 - requested: States that selected T for P (with `ta_needed` = yes);
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..scoring import COUNTED_STATUSES, counted_states, counted_ta_coverage, ta_coverage_counts
+from ..scoring import COUNTED_STATUSES, counted_providers, counted_states, ta_coverage_counts
 from ..storage.states import region_label
 from .cache import REPORT_CACHE, regional_priorities
 
@@ -149,10 +149,10 @@ def _compute(
             by_type.setdefault((region_, pid), {})[code] = (n_req, n_rec)
     named: dict[tuple[str, str], list[tuple[str, str, str]]] = {}  # (region, key) -> mentions
     if providers:
-        for kind, region_, iso3, pid, value in counted_ta_coverage(
+        for region_, iso3, pid, value in counted_providers(
             db, model, round_id, grouping, region=region, instrument=instrument, statuses=statuses
         ):
-            if kind == "received" and isinstance(value, str) and value.strip():
+            if isinstance(value, str) and value.strip():
                 named.setdefault((region_, provider_key(value)), []).append(
                     (" ".join(value.split()), iso3, pid)
                 )
