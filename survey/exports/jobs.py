@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..storage.db import connect, transaction
 from ..storage.migrations import now
-from .rows import ExportError
+from .rows import ExportError, make_filters, round_or_error
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +186,22 @@ def request_build(
     """The build of this export for the current data: done already, under way, or queued now.
 
     Checks the filters first (raises ExportError for an unknown round or filter value), so a
-    bad request never reaches the queue. `queue` is a JobQueue; in immediate mode the build
+    bad request never reaches the queue; the expected rows are counted only for a new build, so
+    asking again for a file already built costs a few queries. `queue` is a JobQueue; in immediate mode the build
     runs before this returns.
     """
-    write, expected, _suffix, _mime = KINDS[kind]()
-    rows_expected = expected(db, model, round_id, **params)  # validates the filters too
+    _write, expected, _suffix, _mime = KINDS[kind]()
+    round_or_error(db, round_id)
+    make_filters(db, model, **{k: v for k, v in params.items() if k != "lang"})
     key = build_key(db, model, kind, round_id, params)
+    if not _needs_building(db, key):
+        return get_build(db, key)  # done or under way: nothing more to count or queue
+    rows_expected = expected(db, model, round_id, **params)  # the progress bar's total
     enqueue = False
     with transaction(db):
-        current = get_build(db, key)
-        if current is not None and current.ready and build_path(db, key) is None:
-            current = None  # the file was removed: build it again
-        if current is None or current.status == "failed" or current.stale:
+        if _needs_building(
+            db, key
+        ):  # again inside the write lock: another request may have queued it
             stamp = now()
             db.execute(
                 """INSERT INTO export_builds
@@ -222,6 +226,14 @@ def request_build(
     if enqueue:
         queue.enqueue(database, str(folder), key)
     return get_build(db, key)
+
+
+def _needs_building(db, key: str) -> bool:
+    """No usable build for `key`: none, failed, stale, or done with its file gone."""
+    current = get_build(db, key)
+    if current is None or current.status == "failed" or current.stale:
+        return True
+    return current.ready and build_path(db, key) is None
 
 
 # -- running a build (in the worker) -------------------------------------------------------------
