@@ -220,3 +220,28 @@ def table(rows) -> list[str]:
             f" peak {w['peak_mb']:.0f} MB, n={w['runs']} |"
         )
     return out
+
+
+# "Flat": the workbook's peak at three times the States stays within this share of its peak at
+# the demo's 193 (the process's own imports and the XlsxWriter buffers are most of the figure).
+FLAT_MEMORY = 0.05
+
+
+def memory_verdict(rows) -> tuple[str, bool]:
+    """One line on whether the workbook's peak memory is flat in the number of States, and
+    whether it is (None-safe: ('', True) when either size was not measured)."""
+    by_states = {
+        row["states"]: row["workbook"]["peak_mb"]
+        for row in rows
+        if row["rounds"] == 2 and row["workbook"]
+    }
+    if 193 not in by_states or 579 not in by_states:
+        return "", True
+    small, large = by_states[193], by_states[579]
+    flat = large <= small * (1 + FLAT_MEMORY)
+    sizes = ", ".join(f"{n} States {mb:.0f} MB" for n, mb in sorted(by_states.items()))
+    return (
+        f"Workbook peak memory (two rounds): {sizes}; {'flat' if flat else 'NOT flat'}"
+        f" (target: 579 States within {FLAT_MEMORY:.0%} of 193).",
+        flat,
+    )

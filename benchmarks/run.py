@@ -355,7 +355,7 @@ def bench_workbook(db_path, runs):
     p, f, rows = figures["product"], figures["floor"], figures["rows"]
     record(
         Figure(
-            "Analyst workbook, full round (all seven sheets)",
+            "Analyst workbook, full round (all nine sheets)",
             p,
             f,
             f"XlsxWriter {package_versions()['xlsxwriter']} constant_memory writing the same cells"
@@ -915,6 +915,8 @@ def value_text(s: dict, unit: str) -> str:
 
 
 def missed_section() -> list[str]:
+    import growth
+
     lines = ["## What was missed", ""]
     missed = [f for f in FIGURES if f.verdict == "MISSED"]
     if missed:
@@ -950,7 +952,10 @@ def missed_section() -> list[str]:
     ]
     if report_missed:
         lines += ["", "Report pages and API endpoints that missed a target:", ""] + report_missed
-    if not missed and not report_missed:
+    verdict, flat = growth.memory_verdict(GROWTH)
+    if not flat:
+        lines += ["", f"- **{verdict}**"]
+    if not missed and not report_missed and flat:
         lines.append("Every target of this run was met.")
     inverted = [f for f in FIGURES if f.ratio is not None and f.ratio < 1 and f.unit != "MB"]
     if inverted:
@@ -1008,6 +1013,9 @@ def write_results(path: Path, args, elapsed: float):
             "",
         ]
         lines += growth.table(GROWTH)
+        verdict, _flat = growth.memory_verdict(GROWTH)
+        if verdict:
+            lines += ["", verdict]
     if ROUTES:
         lines += [
             "",

@@ -70,16 +70,26 @@ def analyst_sheets(db, model, round_id: str, lang: str = "en"):
             excel._ta_demand_rows(db, model, round_id, filters, lang),
             0,
         ),
+        (
+            "TA needs by article",
+            excel._needs_columns(model),
+            excel._needs_rows(db, model, round_id, filters, lang),
+            0,
+        ),
+        (
+            "Uncovered TA needs",
+            excel._uncovered_columns(model),
+            excel._uncovered_rows(db, model, round_id, filters, lang),
+            0,
+        ),
     ]
 
 
 def write_xlsxwriter(db, model, round_id: str, path: str, lang: str = "en") -> dict[str, int]:
     """The floor: the analyst workbook's cells written the plain XlsxWriter way."""
-    from datetime import datetime
-
     import xlsxwriter
 
-    from survey.exports.excel import fit_text, parse_timestamp
+    from survey.storage.db import bounded_memory
 
     book = xlsxwriter.Workbook(
         path,
@@ -91,10 +101,22 @@ def write_xlsxwriter(db, model, round_id: str, path: str, lang: str = "en") -> d
             "strings_to_urls": False,
         },
     )
+    counts = {}
+    # The product's rows under the product's SQLite memory bound: only the writer differs.
+    with bounded_memory(db):
+        _write_floor_sheets(book, db, model, round_id, lang, counts)
+    book.close()
+    return counts
+
+
+def _write_floor_sheets(book, db, model, round_id, lang, counts):
+    from datetime import datetime
+
+    from survey.exports.excel import fit_text, parse_timestamp
+
     header = book.add_format({"bold": True, "bg_color": "#DCE3EC", "valign": "top"})
     date = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     share = book.add_format({"num_format": "0.0%"})
-    counts = {}
     for title, columns, rows, freeze in analyst_sheets(db, model, round_id, lang):
         ws = book.add_worksheet(title)
         for i, column in enumerate(columns):
@@ -129,15 +151,16 @@ def write_xlsxwriter(db, model, round_id: str, path: str, lang: str = "en") -> d
                         ws.write_datetime(r, c, moment, date)
         ws.autofilter(0, 0, r, len(columns) - 1)
         counts[title] = r
-    book.close()
-    return counts
 
 
 def rows_only(db, model, round_id: str, lang: str = "en") -> dict[str, int]:
     """The same rows generated and dropped: the data share of both writers' time."""
+    from survey.storage.db import bounded_memory
+
     counts = {}
-    for title, _columns, rows, _freeze in analyst_sheets(db, model, round_id, lang):
-        counts[title] = sum(1 for _ in rows)
+    with bounded_memory(db):
+        for title, _columns, rows, _freeze in analyst_sheets(db, model, round_id, lang):
+            counts[title] = sum(1 for _ in rows)
     return counts
 
 

@@ -1338,3 +1338,43 @@ def test_upload_problems_are_in_the_officials_language(db, login_as, answered, t
     # The same file through the CLI (no request) keeps the English message.
     with pytest.raises(OfflineImportError, match="This file is not an Excel workbook"):
         import_offline(db, None, answered, "KEN", io.BytesIO(b"just text"), user_id=None)
+
+
+def test_the_workbook_bounds_sqlite_memory_while_it_writes_and_restores_the_limit(
+    db, questionnaire, answered, tmp_path
+):
+    """The soft heap limit is lowered for the build only (so temporary tables spill to disk
+    rather than grow with the States) and the previous limit comes back, even on an error."""
+    from survey.storage.db import EXPORT_HEAP_BYTES
+
+    def limit():
+        return db.execute("PRAGMA soft_heap_limit").fetchone()[0]
+
+    db.execute("PRAGMA soft_heap_limit = 123456789")
+    seen = []
+    write_workbook(
+        db, questionnaire, answered, tmp_path / "a.xlsx", progress=lambda rows: seen.append(limit())
+    )
+    assert seen and set(seen) == {EXPORT_HEAP_BYTES}
+    assert limit() == 123456789
+    with pytest.raises(ExportError):
+        write_workbook(db, questionnaire, "no-such-round", tmp_path / "b.xlsx")
+    assert limit() == 123456789
+    db.execute("PRAGMA soft_heap_limit = 0")
+
+
+def test_bounded_memory_keeps_the_lowest_limit_until_the_last_user_leaves(db):
+    from survey.storage.db import bounded_memory
+
+    def limit():
+        return db.execute("PRAGMA soft_heap_limit").fetchone()[0]
+
+    db.execute("PRAGMA soft_heap_limit = 0")
+    with bounded_memory(db, 8_000_000):
+        assert limit() == 8_000_000
+        with bounded_memory(db, 16_000_000):  # a higher limit never loosens a lower one
+            assert limit() == 8_000_000
+        with bounded_memory(db, 2_000_000):
+            assert limit() == 2_000_000
+        assert limit() == 2_000_000  # still lowest until every user has left
+    assert limit() == 0

@@ -18,6 +18,7 @@ from ..reports.coverage import ta_coverage_needs, uncovered_rows
 from ..reports.needs import csv_rows as needs_csv_rows
 from ..reports.needs import needs_by_article
 from ..scoring import all_priorities, regional_priorities, scores_rows, ta_demand
+from ..storage.db import bounded_memory
 from ..storage.responses import STATUSES
 from ..storage.states import GROUPINGS, region_expression, region_label, state_name
 from .cells import MAX_CELL_UNITS, finite_number, fit_cell, naive_utc, rows_per_sheet
@@ -563,6 +564,13 @@ def write_workbook(
     `progress(rows)`, if given, is called with the number of rows written so far (see
     `expected_rows` for the total). Raises ExportError for an unknown round or filter value.
     """
+    with bounded_memory(db):
+        return _write_workbook(
+            db, model, round_id, out, grouping, region, instrument, status, lang, progress
+        )
+
+
+def _write_workbook(db, model, round_id, out, grouping, region, instrument, status, lang, progress):
     round_ = round_or_error(db, round_id)
     filters = make_filters(
         db, model, grouping=grouping, region=region, instrument=instrument, status=status

@@ -57,15 +57,22 @@ class ProvisionNeeds:
     title: str  # English, as in the questionnaire
     requested: int  # States that selected at least one TA type
     received: int  # of those, States already receiving TA on the provision
-    uncovered_states: tuple[str, ...]  # ISO3, sorted
+    # ISO3 codes of the requesting States not yet receiving TA, sorted, space separated: one
+    # string rather than a tuple of small ones keeps a whole-round report's memory flat.
+    uncovered_codes: str
     by_type: tuple[TypeNeeds, ...]  # every TA type, in questionnaire order
     priority: float | None  # the provision's regional priority (None: no State scored it)
     priority_rank: int | None
     rank: int | None  # rank among the region's uncovered needs; None when every request is covered
 
     @property
+    def uncovered_states(self) -> tuple[str, ...]:
+        """ISO3 codes, sorted."""
+        return tuple(self.uncovered_codes.split())
+
+    @property
     def uncovered(self) -> int:
-        return len(self.uncovered_states)
+        return self.requested - self.received
 
     @property
     def uncovered_types(self) -> tuple[TypeNeeds, ...]:
@@ -139,12 +146,12 @@ def _compute(
     codes = tuple(ta_list.codes) if ta_list else ()
     # (region, pid) -> {code: (requested, received)}, and the provision's totals
     by_type: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
-    totals: dict[tuple[str, str], tuple[int, int, tuple[str, ...]]] = {}
+    totals: dict[tuple[str, str], tuple[int, int, str]] = {}
     for region_, pid, code, n_req, n_rec, uncovered in ta_coverage_counts(
         db, model, round_id, grouping, region=region, instrument=instrument, statuses=statuses
     ):
         if code is None:
-            totals[(region_, pid)] = (n_req, n_rec, tuple(sorted((uncovered or "").split())))
+            totals[(region_, pid)] = (n_req, n_rec, " ".join(sorted((uncovered or "").split())))
         else:
             by_type.setdefault((region_, pid), {})[code] = (n_req, n_rec)
     named: dict[tuple[str, str], list[tuple[str, str, str]]] = {}  # (region, key) -> mentions
@@ -164,7 +171,7 @@ def _compute(
     }
     order = {pid: p.order for pid, p in model.provisions.items()}
     provisions = []
-    for (region_, pid), (n_req, n_rec, uncovered_states) in totals.items():
+    for (region_, pid), (n_req, n_rec, uncovered_codes) in totals.items():
         types = by_type.get((region_, pid), {})
         provision = model.provisions[pid]
         priority = priorities.get((region_, pid))
@@ -177,7 +184,7 @@ def _compute(
                 title=provision.title,
                 requested=n_req,
                 received=n_rec,
-                uncovered_states=uncovered_states,
+                uncovered_codes=uncovered_codes,
                 by_type=tuple(
                     TypeNeeds(code, ta_list.label(code, lang), *types.get(code, (0, 0)))
                     for code in codes
@@ -189,10 +196,10 @@ def _compute(
     # Rank inside each region: most uncovered States, then regional priority, then order.
     ranks: dict[tuple[str, str], int] = {}
     ranked = sorted(
-        (p for p in provisions if p["uncovered_states"]),
+        (p for p in provisions if p["requested"] > p["received"]),
         key=lambda p: (
             p["region"],
-            -len(p["uncovered_states"]),
+            -(p["requested"] - p["received"]),
             p["priority"] is None,
             -round(p["priority"] or 0, 9),
             order[p["provision_id"]],
@@ -354,7 +361,7 @@ def uncovered_rows(report: CoverageReport):
             p.uncovered,
             p.priority,
             p.priority_rank,
-            " ".join(p.uncovered_states),
+            p.uncovered_codes,
             *(t.uncovered for t in p.by_type),
         ]
 
