@@ -288,6 +288,9 @@ def test_form_labels_choices_and_messages_are_in_the_users_language(
         ("state", "State (respondents only)"),
     ]:
         label(users, field, msgid)
+    # The admin's own login just now: a time in the locale with its zone, not the stored stamp.
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", users)
+    assert " UTC</td>" in users
     for code, msgid in [("respondent", "Respondent"), ("admin", "Administrator")]:
         assert f'<option value="{code}">{translated(lang, msgid)}</option>' in unescape(users)
     bad = boss.post("/admin/users", {"email": "not-an-address", "role": "analyst"})
