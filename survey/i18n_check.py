@@ -10,6 +10,10 @@ from .i18n import CATALOGS, LANGUAGES
 from .questionnaire.translations import fingerprint
 
 TRANSLATIONS = CATALOGS
+# The gettext keywords of `pybabel extract` (docs/translations.md gives the command): `_`, `gettext`
+# and `ngettext` translate now, `N_` marks for later, `lazy_gettext` translates when a form label
+# or message is shown. The test of messages.pot runs the extraction with these.
+EXTRACT_KEYWORDS = ("_", "N_", "gettext", "ngettext:1,2", "lazy_gettext")
 
 
 def catalog_gaps(lang: str, directory: Path = TRANSLATIONS) -> list[str]:

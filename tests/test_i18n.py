@@ -169,7 +169,7 @@ def test_message_template_is_up_to_date_with_the_code(tmp_path):
 
     from babel.messages.pofile import read_po
 
-    from survey.i18n_check import TRANSLATIONS
+    from survey.i18n_check import EXTRACT_KEYWORDS, TRANSLATIONS
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "fresh.pot"
@@ -180,14 +180,7 @@ def test_message_template_is_up_to_date_with_the_code(tmp_path):
             "extract",
             "-F",
             "babel.cfg",
-            "-k",
-            "_",
-            "-k",
-            "N_",
-            "-k",
-            "gettext",
-            "-k",
-            "ngettext:1,2",
+            *(arg for keyword in EXTRACT_KEYWORDS for arg in ("-k", keyword)),
             "--no-location",
             "-o",
             str(out),
@@ -202,6 +195,16 @@ def test_message_template_is_up_to_date_with_the_code(tmp_path):
     with open(TRANSLATIONS / "messages.pot", "rb") as f:
         shipped = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
     assert fresh - shipped == set(), "new strings: run the extract command in docs/translations.md"
+
+
+def test_the_documented_extract_command_uses_the_tested_keywords():
+    from pathlib import Path
+
+    from survey.i18n_check import EXTRACT_KEYWORDS
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "translations.md").read_text()
+    command = re.search(r"pybabel extract (.*?)-o ", docs, re.S).group(1)
+    assert re.findall(r"-k (\S+)", command) == list(EXTRACT_KEYWORDS)
 
 
 def test_times_on_history_and_review_pages_are_in_the_users_locale_with_the_zone(
@@ -231,3 +234,115 @@ def test_times_on_history_and_review_pages_are_in_the_users_locale_with_the_zone
         assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", html), page.request.path
         assert re.search(r"\d{1,2} [a-zéû]+\.? \d{4}, \d\d:\d\d:\d\d UTC", html), page.request.path
     assert "12 févr. 2026, 12:08:41 UTC" in pages[1].get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_form_labels_choices_and_messages_are_in_the_users_language(
+    client, actions, db, people, login_as, round_id, lang
+):
+    """Every fixed form renders its own label (one source, survey.web.forms), translated, and its
+    validator and refusal messages too: login, invitation, admin users and rounds, review."""
+    from html import unescape
+
+    from survey.responding import save_provision
+    from survey.storage.responses import change_status, get_or_create_response
+    from survey.storage.users import create_invitation
+
+    def label(html, field, msgid):
+        shown = re.search(f'<label for="{field}">([^<]*)</label>', html)
+        assert shown and unescape(shown.group(1)) == translated(lang, msgid), msgid
+
+    def shows(html, msgid, **values):
+        text = translated(lang, msgid) % values if values else translated(lang, msgid)
+        assert text in unescape(html), msgid
+
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+    login = client.get("/login").get_data(as_text=True)
+    label(login, "email", "Email")
+    label(login, "password", "Password")
+    refused = actions.post("/login", {"email": "", "password": ""}).get_data(as_text=True)
+    shows(refused, "Enter your email address.")
+    shows(refused, "Enter your password.")
+
+    invite = f"/invite/{create_invitation(db, people['ken2']['id'])}"
+    page = client.get(invite).get_data(as_text=True)
+    label(page, "password", "New password (at least 10 characters)")
+    label(page, "confirm", "Repeat the password")
+    differ = actions.post(invite, {"password": "a long password", "confirm": "another one!"})
+    shows(differ.get_data(as_text=True), "The two passwords differ.")
+    short = actions.post(invite, {"password": "short", "confirm": "short"})
+    shows(
+        short.get_data(as_text=True),
+        "The password must have at least %(min)d characters and at most %(max)d.",
+        min=10,
+        max=1024,
+    )
+
+    db.execute("UPDATE users SET language = ?", [lang])
+    boss = login_as("boss@example.org")
+    users = boss.client.get("/admin/users").get_data(as_text=True)
+    for field, msgid in [
+        ("email", "Email"),
+        ("name", "Name"),
+        ("role", "Role"),
+        ("state", "State (respondents only)"),
+    ]:
+        label(users, field, msgid)
+    # The admin's own login just now: a time in the locale with its zone, not the stored stamp.
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", users)
+    assert " UTC</td>" in users
+    for code, msgid in [("respondent", "Respondent"), ("admin", "Administrator")]:
+        assert f'<option value="{code}">{translated(lang, msgid)}</option>' in unescape(users)
+    bad = boss.post("/admin/users", {"email": "not-an-address", "role": "analyst"})
+    shows(bad.get_data(as_text=True), "'%(email)s' is not an email address", email="not-an-address")
+    too_long = boss.post("/admin/users", {"email": "a@example.org", "name": "x" * 201})
+    shows(
+        too_long.get_data(as_text=True),
+        "This is too long: at most %(max)d characters.",
+        max=200,
+    )
+
+    rounds = boss.client.get("/admin/rounds").get_data(as_text=True)
+    label(rounds, "round_id", "Round id (e.g. 2027)")
+    label(rounds, "title", "Title")
+    label(rounds, "previous", "States may pre-fill from")
+    bad_id = boss.post("/admin/rounds", {"round_id": "two words"}).get_data(as_text=True)
+    shows(
+        bad_id,
+        "round id '%(id)s' may contain only letters, digits, '-', '_' and '.'",
+        id="two words",
+    )
+    empty_id = boss.post("/admin/rounds", {"round_id": ""}).get_data(as_text=True)
+    shows(empty_id, "Enter the round id.")
+
+    response = get_or_create_response(db, round_id, "KEN")
+    save_provision(db, response["id"], "TIP-5", {"compliance": "partly"}, user_id=None)
+    change_status(db, response["id"], "submitted", user_id=None)
+    analyst = login_as("analyst@example.org")
+    review = analyst.client.get(f"/responses/{round_id}/KEN/").get_data(as_text=True)
+    label(review, "comment", "Comment to the State (required to return)")
+
+    ken = login_as("fra@example.org")
+    upload = ken.client.get(f"/fill/{round_id}/offline").get_data(as_text=True)
+    label(upload, "file", "Filled offline questionnaire (.xlsx)")
+    empty = ken.post(f"/fill/{round_id}/offline", {}).get_data(as_text=True)
+    shows(empty, "Choose the .xlsx file to upload.")
+
+
+def test_numbers_in_the_national_report_follow_the_users_locale(db, round_id, login_as):
+    """The national report's index, priority and severity use the locale's decimal sign."""
+    from survey.responding import save_provision
+    from survey.storage.responses import get_or_create_response
+
+    response = get_or_create_response(db, round_id, "KEN")
+    save_provision(
+        db, response["id"], "TIP-5", {"compliance": "partly", "ta_needed": "yes"}, user_id=None
+    )
+    db.execute("UPDATE users SET language = 'fr' WHERE email = 'ken@example.org'")
+    page = login_as("ken@example.org").client.get(f"/national/{round_id}/KEN")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    priorities = re.findall(r'<td class="num">(\d+[.,]\d{3})<br>', html)
+    assert priorities and all("," in p for p in priorities), priorities
+    severity = re.escape(translated("fr", "severity %(g)s").replace("%(g)s", ""))
+    assert re.search(severity + r"\d+,\d{2}<", html)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ..i18n import N_
 from ..storage.db import connect, transaction
 from ..storage.migrations import now
 from .rows import ExportError, make_filters, round_or_error
@@ -34,6 +35,10 @@ STALE_AFTER = timedelta(minutes=10)  # a running build that reported nothing for
 PROGRESS_EVERY = 1.0  # seconds between two progress writes to the database
 KEEP_PER_EXPORT = 1  # finished files kept per kind, round and filters (the newest data version)
 STATUSES = ("queued", "running", "done", "failed")
+# Stored in English by the worker (no request, no language) and translated where it is shown.
+UNEXPECTED_FAILURE = N_(
+    "The export failed unexpectedly; the server log has the details. Try again."
+)
 
 
 @dataclass(frozen=True)
@@ -280,11 +285,7 @@ def run_build(database: str, folder: str, key: str) -> None:
             return
         except Exception:
             log.exception("export build %s failed", key)
-            _fail(
-                db,
-                key,
-                "The export failed unexpectedly; the server log has the details. Try again.",
-            )
+            _fail(db, key, UNEXPECTED_FAILURE)
             return
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -31,7 +31,7 @@ from ..storage.responses import STATUS_LABELS, find_response, get_or_create_resp
 from ..storage.rounds import get_round, state_instruments
 from ..storage.states import state_name
 from .cells import MAX_CELL_UNITS, fit_cell
-from .rows import ExportError
+from .rows import ExportError, no_round_message
 from .xlsx import Book, read_back, write_text
 
 FORMAT = "survey-offline/1"
@@ -497,11 +497,11 @@ def export_offline(db, model, round_id: str, iso3: str, out, *, lang: str = "en"
     """
     round_ = get_round(db, round_id)
     if round_ is None:
-        raise ExportError(f"no round '{round_id}'; see `survey rounds list`")
+        raise ExportError(no_round_message(round_id))
     iso3 = (iso3 or "").upper()
     states = list(db.query("SELECT * FROM states WHERE iso3 = ?", [iso3]))
     if not states:
-        raise ExportError(f"'{iso3}' is not the ISO3 code of a UN Member State")
+        raise ExportError(_("'%(iso3)s' is not the ISO3 code of a UN Member State", iso3=iso3))
     codes = state_instruments(db, round_id, iso3)
     instruments = [inst for inst in model.instruments if inst.code in codes]
     response = find_response(db, round_id, iso3)

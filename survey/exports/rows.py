@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..answers import relevant_answers
+from ..i18n import _
 from ..scoring import COUNTED_STATUSES
 from ..storage.responses import STATUSES
 from ..storage.rounds import get_round
@@ -40,6 +41,10 @@ MULTI_SEPARATOR = ";"
 
 class ExportError(ValueError):
     """A filter or round that cannot be exported; the message says what would be valid."""
+
+
+def no_round_message(round_id: str) -> str:
+    return _("no round '%(round)s'; see `survey rounds list`", round=round_id)
 
 
 @dataclass(frozen=True)
@@ -69,19 +74,42 @@ def make_filters(db, model, *, grouping=None, region=None, instrument=None, stat
     """Check filter values against the database and questionnaire; raise ExportError if invalid."""
     grouping = grouping or None
     if grouping is not None and grouping not in GROUPINGS:
-        raise ExportError(f"unknown grouping '{grouping}'; use one of {', '.join(GROUPINGS)}")
+        raise ExportError(
+            _(
+                "unknown grouping '%(grouping)s'; use one of %(valid)s",
+                grouping=grouping,
+                valid=", ".join(GROUPINGS),
+            )
+        )
     if region:
         if grouping is None:
             raise ExportError(
-                f"a region needs a grouping: give the grouping of '{region}' ({', '.join(GROUPINGS)})"
+                _(
+                    "a region needs a grouping: give the grouping of '%(region)s' (%(valid)s)",
+                    region=region,
+                    valid=", ".join(GROUPINGS),
+                )
             )
         options = regions(db, grouping)
         if region not in options:
-            raise ExportError(f"no region '{region}' in {grouping}; valid: {', '.join(options)}")
+            raise ExportError(
+                _(
+                    "no region '%(region)s' in %(grouping)s; valid: %(valid)s",
+                    region=region,
+                    grouping=grouping,
+                    valid=", ".join(options),
+                )
+            )
     if instrument:
         codes = [i.code for i in model.instruments]
         if instrument.upper() not in codes:
-            raise ExportError(f"unknown instrument '{instrument}'; valid: {', '.join(codes)}")
+            raise ExportError(
+                _(
+                    "unknown instrument '%(code)s'; valid: %(valid)s",
+                    code=instrument,
+                    valid=", ".join(codes),
+                )
+            )
         instrument = instrument.upper()
     statuses = None
     if status:
@@ -89,7 +117,13 @@ def make_filters(db, model, *, grouping=None, region=None, instrument=None, stat
         items = [s.strip() for item in items for s in item.split(",") if s.strip()]
         bad = [s for s in items if s not in STATUSES]
         if bad:
-            raise ExportError(f"unknown status '{bad[0]}'; use one of {', '.join(STATUSES)}")
+            raise ExportError(
+                _(
+                    "unknown status '%(status)s'; use one of %(valid)s",
+                    status=bad[0],
+                    valid=", ".join(STATUSES),
+                )
+            )
         statuses = tuple(s for s in STATUSES if s in items) or None
     return Filters(grouping, region or None, instrument or None, statuses)
 
@@ -97,7 +131,7 @@ def make_filters(db, model, *, grouping=None, region=None, instrument=None, stat
 def round_or_error(db, round_id: str) -> dict:
     round_ = get_round(db, round_id)
     if round_ is None:
-        raise ExportError(f"no round '{round_id}'; see `survey rounds list`")
+        raise ExportError(no_round_message(round_id))
     return round_
 
 

@@ -2,6 +2,7 @@
 
 from .build import (
     ReportFilter,
+    ReportFilterError,
     chapter_label,
     comparison,
     comparison_page,
@@ -15,6 +16,7 @@ from .build import (
 
 __all__ = [
     "ReportFilter",
+    "ReportFilterError",
     "chapter_label",
     "comparison",
     "comparison_page",

@@ -90,13 +90,18 @@ def chapter_label(chapter, lang: str = "en") -> str:
     return f"{chapter.instrument} {number}{chapter.title.get(lang)}"
 
 
+class ReportFilterError(ValueError):
+    """A report's filter or population that does not exist; the message, in the user's language,
+    names the valid values."""
+
+
 def report_filter(model, instrument: str | None, chapter: str | None) -> ReportFilter:
-    """A validated filter; ValueError with a message naming the valid values otherwise."""
+    """A validated filter; ReportFilterError with a message naming the valid values otherwise."""
     instrument = instrument or None
     chapter = chapter or None
     codes = [i.code for i in model.instruments]
     if instrument is not None and instrument not in codes:
-        raise ValueError(
+        raise ReportFilterError(
             _(
                 "Unknown instrument '%(value)s'. Use one of: %(valid)s.",
                 value=instrument,
@@ -105,7 +110,7 @@ def report_filter(model, instrument: str | None, chapter: str | None) -> ReportF
         )
     if chapter is not None:
         if chapter not in model.chapters:
-            raise ValueError(
+            raise ReportFilterError(
                 _(
                     "Unknown chapter '%(value)s'. Use one of: %(valid)s.",
                     value=chapter,
@@ -925,7 +930,7 @@ def comparison_page(
     Cached per filter and language (`lang` must be the language labels are rendered in) beside
     `comparison`'s own entry, so a warm page unpickles its rows instead of rebuilding them."""
     if population not in POPULATIONS:
-        raise ValueError(
+        raise ReportFilterError(
             _(
                 "Unknown population '%(value)s'. Use one of: %(valid)s.",
                 value=population,

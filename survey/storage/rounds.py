@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from ..i18n import _
 from .db import transaction
 from .migrations import now
 
@@ -64,15 +65,24 @@ def create_round(
     instruments = instruments or codes
     unknown = [c for c in instruments if c not in codes]
     if unknown:
-        raise RoundError(f"unknown instrument(s) {', '.join(unknown)}; valid: {', '.join(codes)}")
+        raise RoundError(
+            _(
+                "unknown instrument(s) %(codes)s; valid: %(valid)s",
+                codes=", ".join(unknown),
+                valid=", ".join(codes),
+            )
+        )
     if not round_id or not all(ch.isalnum() or ch in "-_." for ch in round_id):
         raise RoundError(
-            f"round id '{round_id}' may contain only letters, digits, '-', '_' and '.'"
+            _(
+                "round id '%(id)s' may contain only letters, digits, '-', '_' and '.'",
+                id=round_id,
+            )
         )
     if get_round(db, round_id):
-        raise RoundError(f"round '{round_id}' already exists")
+        raise RoundError(_("round '%(id)s' already exists", id=round_id))
     if previous_round and not get_round(db, previous_round):
-        raise RoundError(f"previous round '{previous_round}' does not exist")
+        raise RoundError(_("previous round '%(id)s' does not exist", id=previous_round))
     with transaction(db):
         db.execute(
             "INSERT INTO rounds (id, title, questionnaire_id, questionnaire_version, instruments,"
@@ -104,7 +114,7 @@ def ensure_default_round(db, questionnaire) -> dict:
 
 def set_round_status(db, round_id: str, status: str) -> None:
     if status not in ("open", "closed"):
-        raise RoundError("status must be 'open' or 'closed'")
+        raise RoundError(_("status must be 'open' or 'closed'"))
     with transaction(db):
         db.execute("UPDATE rounds SET status = ? WHERE id = ?", [status, round_id])
 

@@ -63,19 +63,29 @@ def create_user(
 ) -> dict:
     email = (email or "").strip()
     if not EMAIL.match(email):
-        raise UserError(f"'{email}' is not an email address")
+        raise UserError(_("'%(email)s' is not an email address", email=email))
     if role not in ROLES:
-        raise UserError(f"role '{role}' is not one of {', '.join(ROLES)}")
+        raise UserError(
+            _("role '%(role)s' is not one of %(valid)s", role=role, valid=", ".join(ROLES))
+        )
     if role == "respondent":
         if not state_iso3:
-            raise UserError("a respondent must be bound to a State: give --state ISO3")
+            raise UserError(
+                _(
+                    "a respondent must be bound to a State: choose one (--state ISO3 on the command line)"
+                )
+            )
         state_iso3 = state_iso3.upper()
         if not db.execute("SELECT 1 FROM states WHERE iso3 = ?", [state_iso3]).fetchone():
-            raise UserError(f"'{state_iso3}' is not the ISO3 code of a UN Member State")
+            raise UserError(
+                _("'%(iso3)s' is not the ISO3 code of a UN Member State", iso3=state_iso3)
+            )
     elif state_iso3:
-        raise UserError(f"only respondents are bound to a State; a {role} sees all States")
+        raise UserError(
+            _("only respondents are bound to a State; an analyst or admin sees all States")
+        )
     if get_user_by_email(db, email):
-        raise UserError(f"a user with email '{email}' already exists")
+        raise UserError(_("a user with email '%(email)s' already exists", email=email))
     password_hash = None
     if password is not None:
         check_password_strength(password)
@@ -195,7 +205,7 @@ def redeem_invitation(db, token: str, password: str) -> dict:
 def create_api_token(db, user_id: int, name: str) -> str:
     user = get_user(db, user_id)
     if user is None or user["role"] not in ("analyst", "admin"):
-        raise UserError("API tokens are for analysts and admins")
+        raise UserError(_("API tokens are for analysts and admins"))
     token = "svy_" + secrets.token_urlsafe(32)
     with transaction(db):
         db.execute(

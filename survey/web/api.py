@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, jsonify, request
+from flask_babel import gettext as _
 
 from ..i18n import LANGUAGES
 from ..reports import state_scores
 from ..reports.cache import regional_priorities
 from ..reports.coverage import coverage_json, ta_coverage
 from ..reports.national import national_report, report_json
-from ..storage.states import GROUPINGS, get_state, regions
+from ..storage.states import get_state, regions
 from .db import get_db, get_model, round_or_404
+from .reports import request_grouping
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -19,7 +21,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def _analysts_only():
     if g.user is None:
         abort(
-            401, "Log in as an analyst or send 'Authorization: Bearer <token>' (survey tokens add)."
+            401,
+            _("Log in as an analyst or send 'Authorization: Bearer <token>' (survey tokens add)."),
         )
     if g.user["role"] not in ("analyst", "admin"):
         abort(404)
@@ -28,12 +31,13 @@ def _analysts_only():
 @bp.route("/rounds/<round_id>/priorities")
 def priorities(round_id):
     round_ = round_or_404(round_id)
-    grouping = request.args.get("grouping", "un_regional_group")
-    if grouping not in GROUPINGS:
-        abort(400, f"Unknown grouping '{grouping}'; use one of {', '.join(GROUPINGS)}.")
+    grouping = request_grouping()
     region = request.args.get("region") or None
     if region is not None and region not in regions(get_db(), grouping):
-        abort(404, f"No region '{region}' in grouping '{grouping}'.")
+        abort(
+            404,
+            _("No region '%(region)s' in grouping %(grouping)s.", region=region, grouping=grouping),
+        )
     rows = regional_priorities(get_db(), get_model(), round_["id"], grouping, region=region)
     return jsonify(
         {
@@ -51,7 +55,14 @@ def scores(round_id, iso3):
     round_ = round_or_404(round_id)
     data = state_scores(get_db(), get_model(), round_["id"], iso3.upper())
     if data is None:
-        abort(404, f"No response from '{iso3}' in round '{round_id}'.")
+        abort(
+            404,
+            _(
+                "No response from '%(iso3)s' in round '%(round)s'.",
+                iso3=iso3,
+                round=round_id,
+            ),
+        )
     return jsonify(data)
 
 
@@ -61,10 +72,17 @@ def national_priorities(round_id, iso3):
     round_ = round_or_404(round_id)
     state = get_state(get_db(), iso3)
     if state is None:
-        abort(404, f"No Member State '{iso3}'.")
+        abort(404, _("No Member State '%(iso3)s'.", iso3=iso3))
     lang = request.args.get("lang", "en")
     if lang not in LANGUAGES:
-        abort(400, f"Unknown language '{lang}'; use one of {', '.join(LANGUAGES)}.")
+        abort(
+            400,
+            _(
+                "Unknown language '%(lang)s'. Use one of: %(valid)s.",
+                lang=lang,
+                valid=", ".join(LANGUAGES),
+            ),
+        )
     report = national_report(get_db(), get_model(), round_["id"], state["iso3"], lang=lang)
     return jsonify(report_json(report, lang))
 

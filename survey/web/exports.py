@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField
 
@@ -43,11 +44,11 @@ bp = Blueprint("exports", __name__)
 
 class OfflineUploadForm(BaseForm):
     file = FileField(
-        "Filled offline questionnaire (.xlsx)",
-        validators=[FileRequired("Choose the .xlsx file to upload.")],
+        lazy_gettext("Filled offline questionnaire (.xlsx)"),
+        validators=[FileRequired(lazy_gettext("Choose the .xlsx file to upload."))],
     )
     overwrite = BooleanField(
-        "Replace answers that were changed on the web after I downloaded this file"
+        lazy_gettext("Replace answers that were changed on the web after I downloaded this file")
     )
 
 
@@ -141,7 +142,8 @@ def _build_view(build) -> dict:
         "rows_done": build.rows_done,
         "rows_expected": build.rows_expected,
         "name": build.name,
-        "error": build.error,
+        # The worker stores its messages in English: a known message is shown translated.
+        "error": _(build.error) if build.error else None,
         "download": url_for("exports.build_file", key=build.key) if build.ready else None,
     }
 

@@ -1,8 +1,12 @@
-"""WTForms forms: one base class that sets CSRF policy once, and the fixed forms (chapter posts are read by survey.responding.read_chapter_post)."""
+"""WTForms forms: one base class that sets CSRF policy once, and the fixed forms (chapter posts are read by survey.responding.read_chapter_post).
+
+Labels, choices and messages are lazy gettext strings, translated when a page renders them:
+templates show `form.<field>.label`, so each label has one source.
+"""
 
 from __future__ import annotations
 
-from flask_babel import format_decimal, gettext
+from flask_babel import format_decimal, gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -22,17 +26,46 @@ class BaseForm(FlaskForm):
     """Every form posts with a CSRF token (Flask-WTF); a missing or wrong token fails validation."""
 
 
+# WTForms formats these with the limit (%(max)d); the same message serves every field.
+TOO_LONG = lazy_gettext("This is too long: at most %(max)d characters.")
+
+
 class LoginForm(BaseForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(
+        lazy_gettext("Email"),
+        validators=[
+            DataRequired(lazy_gettext("Enter your email address.")),
+            Length(max=254, message=TOO_LONG),
+        ],
+    )
+    password = PasswordField(
+        lazy_gettext("Password"),
+        validators=[
+            DataRequired(lazy_gettext("Enter your password.")),
+            Length(max=1024, message=TOO_LONG),
+        ],
+    )
     next = HiddenField()
     replay = HiddenField()
 
 
 class InviteForm(BaseForm):
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=1024)])
+    password = PasswordField(
+        lazy_gettext("New password (at least 10 characters)"),
+        validators=[
+            DataRequired(lazy_gettext("Choose a password.")),
+            Length(
+                min=10,
+                max=1024,
+                message=lazy_gettext(
+                    "The password must have at least %(min)d characters and at most %(max)d."
+                ),
+            ),
+        ],
+    )
     confirm = PasswordField(
-        "Repeat the password", validators=[EqualTo("password", "The two passwords differ.")]
+        lazy_gettext("Repeat the password"),
+        validators=[EqualTo("password", lazy_gettext("The two passwords differ."))],
     )
 
 
@@ -55,28 +88,47 @@ class MaxCharacters:
 
 class CommentForm(BaseForm):
     comment = TextAreaField(
-        "Comment to the State", validators=[Optional(), MaxCharacters(COMMENT_MAX)]
+        lazy_gettext("Comment to the State (required to return)"),
+        validators=[Optional(), MaxCharacters(COMMENT_MAX)],
     )
 
 
 class UserForm(BaseForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    name = StringField("Name", validators=[Optional(), Length(max=200)])
-    role = SelectField(
-        "Role",
-        choices=[
-            SelectChoice("respondent", "Respondent"),
-            SelectChoice("analyst", "Analyst"),
-            SelectChoice("admin", "Admin"),
+    email = EmailField(
+        lazy_gettext("Email"),
+        validators=[
+            DataRequired(lazy_gettext("Enter the user's email address.")),
+            Length(max=254, message=TOO_LONG),
         ],
     )
-    state = SelectField("State (respondents only)", choices=[], validate_choice=False)
+    name = StringField(
+        lazy_gettext("Name"), validators=[Optional(), Length(max=200, message=TOO_LONG)]
+    )
+    role = SelectField(
+        lazy_gettext("Role"),
+        choices=[
+            SelectChoice("respondent", lazy_gettext("Respondent")),
+            SelectChoice("analyst", lazy_gettext("Analyst")),
+            SelectChoice("admin", lazy_gettext("Administrator")),
+        ],
+    )
+    state = SelectField(lazy_gettext("State (respondents only)"), choices=[], validate_choice=False)
 
 
 class RoundForm(BaseForm):
-    round_id = StringField("Round id", validators=[DataRequired(), Length(max=40)])
-    title = StringField("Title", validators=[Optional(), Length(max=200)])
-    previous = SelectField("Pre-fill from", choices=[], validate_choice=False)
+    round_id = StringField(
+        lazy_gettext("Round id (e.g. 2027)"),
+        validators=[
+            DataRequired(lazy_gettext("Enter the round id.")),
+            Length(max=40, message=TOO_LONG),
+        ],
+    )
+    title = StringField(
+        lazy_gettext("Title"), validators=[Optional(), Length(max=200, message=TOO_LONG)]
+    )
+    previous = SelectField(
+        lazy_gettext("States may pre-fill from"), choices=[], validate_choice=False
+    )
 
 
 class UploadForm(BaseForm):

@@ -63,6 +63,23 @@ def format_stamp(stamp: str | None) -> str:
     return f"{format_datetime(moment, 'medium', rebase=False)} UTC"
 
 
+def format_share(share) -> str:
+    """A share (0.4) as a whole percentage in the page's locale: "40%", "40 %", "40‎%"."""
+    from flask_babel import format_percent
+
+    return format_percent(share)
+
+
+def format_number(value, digits: int = 0, signed: bool = False) -> str:
+    """A number with `digits` decimals in the page's locale ("0.750", "0,750"); `signed` shows +."""
+    from flask_babel import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    if signed:
+        pattern = f"+{pattern};-{pattern}"
+    return format_decimal(value, format=pattern)
+
+
 def init_app(app) -> None:
     """Flask-Babel with the compiled catalogs (the package's, or compiled into the instance folder)."""
     catalogs = i18n.catalog_directory(Path(app.config["INSTANCE_PATH"]))
@@ -71,6 +88,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["tr"] = translate_text
     app.jinja_env.filters["trp"] = plain_text
     app.jinja_env.filters["when"] = format_stamp
+    app.jinja_env.filters["percent"] = format_share
+    app.jinja_env.filters["number"] = format_number
     from .db import get_model
 
     app.jinja_env.globals.update(label_helpers(get_model))

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from ..exports.safe import csv_text
 from ..reports import (
+    ReportFilterError,
     chapter_label,
     comparison_page,
     dashboard,
@@ -81,7 +82,7 @@ def _filter():
         return report_filter(
             get_model(), request.args.get("instrument"), request.args.get("chapter")
         )
-    except ValueError as error:
+    except ReportFilterError as error:
         abort(400, str(error))
 
 
@@ -319,7 +320,7 @@ def compare(round_id):
             lang=current_language(),
             page=_page_number(),
         )
-    except ValueError as error:
+    except ReportFilterError as error:
         abort(400, str(error))
     if request.args.get("format") == "csv":
         return _csv(
