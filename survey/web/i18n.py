@@ -10,7 +10,9 @@ from markupsafe import Markup, escape
 
 from .. import i18n
 from ..i18n import N_
+from ..questionnaire.model import Text
 from ..storage.responses import STATUS_LABELS
+from ..storage.rounds import round_titles
 from ..storage.users import set_language
 from .db import get_db
 
@@ -48,6 +50,16 @@ def plain_text(text) -> str:
     return "" if text is None else text.get(current_language())
 
 
+def round_title(round_) -> Markup:
+    """A round's title in the page language; the English title, marked, where it has none."""
+    return translate_text(Text.of(round_titles(round_)))
+
+
+def round_title_plain(round_) -> str:
+    """The same without markup (for <title>, <option> and attributes)."""
+    return plain_text(Text.of(round_titles(round_)))
+
+
 def format_stamp(stamp: str | None) -> str:
     """A stored UTC time ('2026-02-12T12:08:41Z') in the page's locale, with its time zone."""
     if not stamp:
@@ -71,6 +83,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["tr"] = translate_text
     app.jinja_env.filters["trp"] = plain_text
     app.jinja_env.filters["when"] = format_stamp
+    app.jinja_env.filters["round_title"] = round_title
+    app.jinja_env.filters["round_title_plain"] = round_title_plain
     from .db import get_model
 
     app.jinja_env.globals.update(label_helpers(get_model))
