@@ -297,6 +297,7 @@ def test_admin_edit_keeps_every_language(login_as, db, titled_round):
     assert refused.status_code == 200
     assert "The English title cannot be empty" in refused.get_data(as_text=True)
     assert round_titles(get_round(db, titled_round)) == edited
+    assert admin.client.get("/admin/rounds/nope").status_code == 404
 
 
 @pytest.mark.parametrize(
