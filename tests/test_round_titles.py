@@ -331,6 +331,23 @@ def test_admin_form_refuses_a_hostile_title_and_keeps_what_was_typed(
     assert f'value="{escape(hostile)}"' in edit.get_data(as_text=True)
 
 
+def test_the_english_title_of_a_new_round_is_checked_too(login_as, db):
+    admin = login_as("boss@example.org")
+    page = admin.post(
+        "/admin/rounds",
+        {"round_id": "2032", **_titles_form(en="a\u202eb")},
+        form_url="/admin/rounds",
+    ).get_data(as_text=True)
+    assert "Title (English): character 2 is an invisible control character (U+202E)" in page
+    long = admin.post(
+        "/admin/rounds",
+        {"round_id": "2032", **_titles_form(en="x" * 10_000)},
+        form_url="/admin/rounds",
+    ).get_data(as_text=True)
+    assert long.count('<li><a href="#title">') == 1  # one message, not two for one mistake
+    assert get_round(db, "2032") is None
+
+
 def test_admin_messages_are_in_the_admins_language(login_as, db):
     admin = login_as("boss@example.org")
     _in("fr", admin, "/admin/rounds")

@@ -108,7 +108,8 @@ class RoundForm(BaseForm):
     title_zh = _title_field("zh", Optional())
 
     def validate_title(self, field):
-        RoundTitle("en")(self, field)
+        if not field.errors:  # a title too long already says so
+            RoundTitle("en")(self, field)
 
 
 class RoundTitlesForm(BaseForm):
