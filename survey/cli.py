@@ -356,10 +356,37 @@ def rounds_list(db_path, as_json):
         )
 
 
+def title_options(command):
+    """--title (English) and --title-ar, --title-es, ... for the other languages."""
+    from .i18n import DEFAULT, LANGUAGES
+
+    for lang in reversed([lang for lang in LANGUAGES if lang != DEFAULT]):
+        command = click.option(
+            f"--title-{lang}",
+            f"title_{lang}",
+            metavar="TEXT",
+            help=f"The title in {LANGUAGES[lang]} ({lang}).",
+        )(command)
+    return click.option(
+        "--title", help="The English title, shown in any language that has no title of its own."
+    )(command)
+
+
+def _given_titles(options: dict) -> dict[str, str]:
+    """The titles given on the command line, by language."""
+    from .storage.rounds import TITLE_COLUMNS
+
+    return {
+        lang: options[column]
+        for lang, column in TITLE_COLUMNS.items()
+        if options.get(column) is not None
+    }
+
+
 @rounds.command("create")
 @db_option
 @click.argument("round_id")
-@click.option("--title")
+@title_options
 @click.option(
     "--instrument",
     "instruments",
@@ -369,8 +396,10 @@ def rounds_list(db_path, as_json):
 @click.option("--previous", help="The earlier round that States may pre-fill from.")
 @click.option("--opens", help="Opening date (YYYY-MM-DD).")
 @click.option("--closes", help="Closing date (YYYY-MM-DD).")
-def rounds_create(db_path, round_id, title, instruments, previous, opens, closes):
-    """Open a new round on the current questionnaire."""
+def rounds_create(db_path, round_id, instruments, previous, opens, closes, **titles):
+    """Open a new round on the current questionnaire.
+
+    Without --title the round is called "Self-assessment round ID", in every language."""
     from .storage.rounds import RoundError, create_round
 
     try:
@@ -378,7 +407,7 @@ def rounds_create(db_path, round_id, title, instruments, previous, opens, closes
             open_db(db_path),
             round_id,
             get_questionnaire(),
-            title=title,
+            titles=_given_titles(titles),
             instruments=list(instruments) or None,
             previous_round=previous,
             opens_on=opens,
@@ -387,6 +416,31 @@ def rounds_create(db_path, round_id, title, instruments, previous, opens, closes
     except RoundError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Round {row['id']} open: {', '.join(row['instruments'])}")
+
+
+@rounds.command("titles")
+@db_option
+@click.argument("round_id")
+@title_options
+def rounds_titles(db_path, round_id, **titles):
+    """Show a round's title in each language, or change those given (an empty one, e.g.
+    --title-fr "", removes that language's title; the others are kept)."""
+    from .i18n import LANGUAGES
+    from .storage.rounds import RoundError, get_round, round_titles, set_round_titles
+
+    db = open_db(db_path)
+    round_ = get_round(db, round_id)
+    if round_ is None:
+        raise click.ClickException(f"no round '{round_id}'")
+    given = _given_titles(titles)
+    if given:
+        try:
+            round_ = set_round_titles(db, round_id, given)
+        except RoundError as exc:
+            raise click.ClickException(str(exc)) from None
+    stored = round_titles(round_)
+    for lang in LANGUAGES:
+        click.echo(f"{lang}  {stored.get(lang, '(none: shown in English)')}")
 
 
 @rounds.command("close")

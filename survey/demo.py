@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from .storage.db import transaction
 from .storage.migrations import OLD_TO_NEW_COMPLIANCE
-from .storage.rounds import create_round, current_round
+from .storage.rounds import YEAR_TITLE, create_round, current_round, generated_titles
 from .storage.users import create_user, get_user_by_email
 
 PREVIOUS_ROUND = "2024"
@@ -1249,7 +1249,7 @@ def generate_demo(db, questionnaire, *, seed: int = 2026) -> dict:
             db,
             PREVIOUS_ROUND,
             questionnaire,
-            title=f"Self-assessment {PREVIOUS_ROUND}",
+            titles=generated_titles(YEAR_TITLE, year=PREVIOUS_ROUND),
             instruments=builder.codes,
             opens_on="2024-01-15",
             closes_on="2024-06-30",
@@ -1266,7 +1266,7 @@ def generate_demo(db, questionnaire, *, seed: int = 2026) -> dict:
                 db,
                 CURRENT_ROUND,
                 questionnaire,
-                title=f"Self-assessment {CURRENT_ROUND}",
+                titles=generated_titles(YEAR_TITLE, year=CURRENT_ROUND),
                 instruments=builder.codes,
                 opens_on=f"{CURRENT_ROUND}-01-15",
                 closes_on=f"{CURRENT_ROUND}-06-30",

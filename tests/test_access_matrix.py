@@ -51,6 +51,7 @@ ACCESS = {
     "admin.user_action": (None, {**ADMIN, "admin": 400}),
     "admin.rounds": (ADMIN, {**ADMIN, "admin": 200}),
     "admin.round_action": (None, {**ADMIN, "admin": 400}),
+    "admin.round_titles": (ADMIN, {**ADMIN, "admin": 200}),  # re-renders the form
     "reports.plotly_js": (PUBLIC, None),
     "reports.dashboard": (ANALYST, None),
     "reports.priorities": (ANALYST, None),

@@ -23,7 +23,7 @@ from survey.demo import (
 )
 from survey.setup import prepare
 from survey.storage.responses import decode, encode, get_or_create_response
-from survey.storage.rounds import create_round, current_round, get_round
+from survey.storage.rounds import create_round, current_round, get_round, round_titles
 
 # The demo's underlying state of implementation, whatever the provision's answer scale.
 SCORE = {code: {"no": 0, "partly": 1, "yes": 2}.get(u) for code, u in UNDERLYING.items()}
@@ -106,6 +106,19 @@ def test_current_round_reuses_the_empty_default_round(demo, current):
     assert current == demo.default
     assert get_round(demo.db, current)["previous_round"] == "2024"
     assert current_round(demo.db)["id"] == current
+
+
+def test_both_rounds_have_their_title_in_the_six_languages(demo, current):
+    previous = round_titles(get_round(demo.db, "2024"))
+    assert previous == {
+        "en": "Self-assessment 2024",
+        "fr": "Auto-évaluation 2024",
+        "es": "Autoevaluación 2024",
+        "ru": "Самооценка 2024 года",
+        "zh": "2024年自评",
+        "ar": "التقييم الذاتي لعام 2024",
+    }
+    assert set(round_titles(get_round(demo.db, current))) == set(previous)
 
 
 def test_current_round_status_mix(demo, current):

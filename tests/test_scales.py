@@ -215,7 +215,8 @@ def test_migration_moves_old_answers_to_the_new_scales_and_keeps_history(tmp_pat
     db = connect(tmp_path / "old.db", migrate=False)
     migrate(db, until="0004_health")
     load_states(db)
-    create_round(db, "R1", model)
+    # An English title only: the per-language title columns (0009) do not exist yet.
+    create_round(db, "R1", model, title="Round 1")
     response = get_or_create_response(db, "R1", "KEN")
     for pid, (old, _new) in OLD_ANSWERS.items():
         save_provision(

@@ -28,7 +28,7 @@ from ..responding import Edit, SaveRefused, answer_token, save_answers
 from ..storage.db import transaction
 from ..storage.migrations import now
 from ..storage.responses import STATUS_LABELS, find_response, get_or_create_response, load_answers
-from ..storage.rounds import get_round, state_instruments
+from ..storage.rounds import get_round, round_title, state_instruments
 from ..storage.states import state_name
 from .cells import MAX_CELL_UNITS, fit_cell
 from .rows import ExportError, no_round_message
@@ -374,7 +374,7 @@ def _instructions(
             N_("Offline questionnaire: %(state)s (%(iso3)s), %(round)s"),
             state=name,
             iso3=state["iso3"],
-            round=round_["title"],
+            round=round_title(round_, lang),
         ),
         t(
             N_("Downloaded %(when)s (UTC). Status of your response at download: %(status)s."),

@@ -204,6 +204,7 @@ MIGRATIONS: list[tuple[str, str | Callable]] = [
         CREATE INDEX answer_history_latest ON answer_history (response_id, id);
         """,
     ),
+    ("0009_round_titles", lambda db: add_round_titles(db)),
 ]
 
 # -- 0005: answer scales per obligation level (questionnaire 2026.2, docs/scoring.md) ---------
@@ -292,6 +293,40 @@ def move_answers_to_obligation_scales(db, levels: dict[str, str] | None = None) 
                 stamp=stamp,
             )
     return moved
+
+
+# -- 0009: round titles in the six languages (docs/translations.md) ---------------------------
+#
+# `title` stays the English title, shown wherever a language has none, so older code reading
+# `rounds.title` keeps working; each other language gets a column (title_ar, title_es, ...).
+# Existing rows keep their title as the English one. A title the application wrote itself
+# ("Self-assessment 2026" for a fresh database's round, "Self-assessment round R1" for a round
+# created without a title) is filled in every language from the interface catalogs; a title an
+# administrator typed is left for them to translate (pages show it in English, marked).
+ROUND_TITLES_MIGRATION = "0009_round_titles"
+
+
+def add_round_titles(db) -> int:
+    """Add the per-language title columns and translate the generated titles; return the number
+    of rounds given translations. Runs inside the caller's transaction."""
+    import re
+
+    from .rounds import ROUND_TITLE, YEAR_TITLE, generated_titles, write_titles
+
+    for column in ("title_ar", "title_es", "title_fr", "title_ru", "title_zh"):
+        db.execute(f"ALTER TABLE rounds ADD COLUMN {column} TEXT")
+    translated = 0
+    for round_id, title in db.execute("SELECT id, title FROM rounds").fetchall():
+        year = re.fullmatch(r"Self-assessment (\d{4})", title)  # YEAR_TITLE in English
+        if title == ROUND_TITLE % {"id": round_id}:
+            titles = generated_titles(ROUND_TITLE, id=round_id)
+        elif year:
+            titles = generated_titles(YEAR_TITLE, year=year.group(1))
+        else:
+            continue
+        write_titles(db, round_id, {lang: t for lang, t in titles.items() if lang != "en"})
+        translated += 1
+    return translated
 
 
 def now() -> str:

@@ -6,7 +6,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from wtforms import SelectChoice
 
-from ..storage.rounds import RoundError, create_round, list_rounds, set_round_status
+from ..storage.rounds import (
+    TITLE_COLUMNS,
+    RoundError,
+    RoundTitleError,
+    create_round,
+    get_round,
+    list_rounds,
+    round_title,
+    set_round_status,
+    set_round_titles,
+)
 from ..storage.states import list_states
 from ..storage.users import (
     UserError,
@@ -18,7 +28,8 @@ from ..storage.users import (
 )
 from .auth import roles_required
 from .db import get_db, get_model
-from .forms import BaseForm, RoundForm, UserForm
+from .forms import BaseForm, RoundForm, RoundTitlesForm, UserForm
+from .i18n import current_language
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -98,14 +109,24 @@ def user_action(user_id, action):
     return redirect(url_for("admin.users"))
 
 
+def _titles(form) -> dict[str, str]:
+    """The titles typed in a round form, by language (TITLE_COLUMNS names the fields)."""
+    return {lang: form[field].data or "" for lang, field in TITLE_COLUMNS.items()}
+
+
+def _title_error(form, exc: RoundTitleError) -> None:
+    form[TITLE_COLUMNS[exc.lang]].errors.append(str(exc))
+
+
 @bp.route("/rounds", methods=["GET", "POST"])
 @roles_required("admin")
 def rounds():
     db = get_db()
     form = RoundForm()
     existing = list_rounds(db)
+    lang = current_language()
     form.previous.choices = [SelectChoice("", "—")] + [
-        SelectChoice(r["id"], r["title"]) for r in existing
+        SelectChoice(r["id"], round_title(r, lang)) for r in existing
     ]
     if form.validate_on_submit():
         try:
@@ -113,15 +134,45 @@ def rounds():
                 db,
                 form.round_id.data.strip(),
                 get_model(),
-                title=form.title.data or None,
+                titles=_titles(form),
                 previous_round=form.previous.data or None,
             )
+        except RoundTitleError as exc:
+            _title_error(form, exc)
         except RoundError as exc:
             form.round_id.errors.append(str(exc))
         else:
             flash(_("Round %(id)s is open.", id=form.round_id.data), "info")
             return redirect(url_for("admin.rounds"))
-    return render_template("admin/rounds.html", form=form, rounds=existing, action_form=BaseForm())
+    return render_template(
+        "admin/rounds.html",
+        form=form,
+        rounds=existing,
+        action_form=BaseForm(),
+        title_fields=TITLE_COLUMNS,
+    )
+
+
+@bp.route("/rounds/<round_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def round_titles(round_id):
+    """Edit a round's title in each language."""
+    db = get_db()
+    round_ = get_round(db, round_id)
+    if round_ is None:
+        abort(404)
+    form = RoundTitlesForm(data={field: round_[field] for field in TITLE_COLUMNS.values()})
+    if form.validate_on_submit():
+        try:
+            set_round_titles(db, round_id, _titles(form))
+        except RoundTitleError as exc:
+            _title_error(form, exc)
+        else:
+            flash(_("The titles of round %(id)s are saved.", id=round_id), "info")
+            return redirect(url_for("admin.rounds"))
+    return render_template(
+        "admin/round_titles.html", form=form, round=round_, title_fields=TITLE_COLUMNS
+    )
 
 
 @bp.route("/rounds/<round_id>/<action>", methods=["POST"])

@@ -19,6 +19,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
+from ..i18n import LANGUAGES
+from ..storage.rounds import TITLE_MAX, RoundTitleError, clean_title
+
 COMMENT_MAX = 20_000
 
 
@@ -115,6 +118,26 @@ class UserForm(BaseForm):
     state = SelectField(lazy_gettext("State (respondents only)"), choices=[], validate_choice=False)
 
 
+class RoundTitle:
+    """A round title the storage accepts (no control characters, at most TITLE_MAX characters)."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def __call__(self, form, field):
+        try:
+            clean_title(field.data, self.lang)
+        except RoundTitleError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def _title_field(lang: str, *validators) -> StringField:
+    return StringField(
+        lazy_gettext("Title (%(language)s)", language=LANGUAGES[lang]),
+        validators=[*validators, MaxCharacters(TITLE_MAX), RoundTitle(lang)],
+    )
+
+
 class RoundForm(BaseForm):
     round_id = StringField(
         lazy_gettext("Round id (e.g. 2027)"),
@@ -129,6 +152,35 @@ class RoundForm(BaseForm):
     previous = SelectField(
         lazy_gettext("States may pre-fill from"), choices=[], validate_choice=False
     )
+    # The title in the other languages (`title` is the English one), as in RoundTitlesForm.
+    title_ar = _title_field("ar", Optional())
+    title_es = _title_field("es", Optional())
+    title_fr = _title_field("fr", Optional())
+    title_ru = _title_field("ru", Optional())
+    title_zh = _title_field("zh", Optional())
+
+    def validate_title(self, field):
+        if not field.errors:  # a title too long already says so
+            RoundTitle("en")(self, field)
+
+
+class RoundTitlesForm(BaseForm):
+    """A round's titles: English is required, since it is shown where a language has none."""
+
+    title = _title_field(
+        "en",
+        DataRequired(
+            lazy_gettext(
+                "The English title cannot be empty: it is shown in every language that has no "
+                "title of its own."
+            )
+        ),
+    )
+    title_ar = _title_field("ar", Optional())
+    title_es = _title_field("es", Optional())
+    title_fr = _title_field("fr", Optional())
+    title_ru = _title_field("ru", Optional())
+    title_zh = _title_field("zh", Optional())
 
 
 class UploadForm(BaseForm):

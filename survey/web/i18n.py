@@ -10,7 +10,9 @@ from markupsafe import Markup, escape
 
 from .. import i18n
 from ..i18n import N_
+from ..questionnaire.model import Text
 from ..storage.responses import STATUS_LABELS
+from ..storage.rounds import round_titles
 from ..storage.users import set_language
 from .db import get_db
 
@@ -46,6 +48,16 @@ def translate_text(text) -> Markup:
 def plain_text(text) -> str:
     """The same without markup (for attributes and exports)."""
     return "" if text is None else text.get(current_language())
+
+
+def round_title(round_) -> Markup:
+    """A round's title in the page language; the English title, marked, where it has none."""
+    return translate_text(Text.of(round_titles(round_)))
+
+
+def round_title_plain(round_) -> str:
+    """The same without markup (for <title>, <option> and attributes)."""
+    return plain_text(Text.of(round_titles(round_)))
 
 
 def format_stamp(stamp: str | None) -> str:
@@ -90,6 +102,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["when"] = format_stamp
     app.jinja_env.filters["percent"] = format_share
     app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["round_title"] = round_title
+    app.jinja_env.filters["round_title_plain"] = round_title_plain
     from .db import get_model
 
     app.jinja_env.globals.update(label_helpers(get_model))
