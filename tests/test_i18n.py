@@ -304,7 +304,10 @@ def test_form_labels_choices_and_messages_are_in_the_users_language(
 
     rounds = boss.client.get("/admin/rounds").get_data(as_text=True)
     label(rounds, "round_id", "Round id (e.g. 2027)")
-    label(rounds, "title", "Title")
+    title = re.search('<label for="title">([^<]*)</label>', rounds)
+    assert title and unescape(title.group(1)) == translated(lang, "Title (%(language)s)") % {
+        "language": "English"
+    }
     label(rounds, "previous", "States may pre-fill from")
     bad_id = boss.post("/admin/rounds", {"round_id": "two words"}).get_data(as_text=True)
     shows(

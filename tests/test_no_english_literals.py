@@ -35,6 +35,7 @@ USER_FACING_ERRORS = {
     "ValidationError",  # WTForms: shown next to the field
     "UserError",  # storage.users: admin form errors, invitation page
     "RoundError",  # storage.rounds: admin form errors
+    "RoundTitleError",  # storage.rounds: a round title refused on the admin forms
     "SaveRefused",  # responding.save: flash and JSON message of a refused save
     "WorkflowError",  # responding.workflow: undo, submit, review
     "OfflineImportError",  # exports.offline: the upload's problem list

@@ -87,7 +87,13 @@ def _forbidden(ch: str) -> bool:
 def clean_title(text: str | None, lang: str) -> str | None:
     """A title as stored: trimmed, None when empty; RoundTitleError says what to change."""
     if lang not in TITLE_COLUMNS:
-        raise RoundError(f"'{lang}' is not one of the languages {', '.join(TITLE_COLUMNS)}")
+        raise RoundError(
+            _(
+                "'%(lang)s' is not one of the languages %(valid)s",
+                lang=lang,
+                valid=", ".join(TITLE_COLUMNS),
+            )
+        )
     text = (text or "").strip()
     for position, ch in enumerate(text, 1):
         if _forbidden(ch):
@@ -145,7 +151,7 @@ def set_round_titles(db, round_id: str, titles: dict[str, str | None]) -> dict:
     """Change the titles of the languages given (an empty one removes that language's title;
     the English title cannot be removed); the others stay as they are."""
     if get_round(db, round_id) is None:
-        raise RoundError(f"round '{round_id}' does not exist")
+        raise RoundError(_("round '%(id)s' does not exist", id=round_id))
     cleaned = _cleaned_titles(titles)
     if DEFAULT in cleaned and not cleaned[DEFAULT]:
         raise RoundTitleError(
