@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from survey.exports.excel import write_workbook
-from survey.reports.national import national_report
+from survey.reports.national import national_report, report_json
 from survey.reports.needs import needs_by_article
 from survey.responding import save_provision
 from survey.scoring import reference_priorities
@@ -418,3 +418,70 @@ def test_national_report_on_demo_data_ranks_like_the_reference(demo, questionnai
     assert report.gaps and all(
         a.priority >= b.priority for a, b in zip(report.gaps, report.gaps[1:], strict=False)
     )
+
+
+# -- the State's region in the regional priorities --------------------------------------------
+
+NEIGHBOURS = ("EGY", "NGA", "ZAF", "GHA")  # African Group, like Kenya
+
+
+def test_national_report_places_each_gap_in_the_regional_priorities(
+    db, questionnaire, round_id, kenya
+):
+    """Kenya's gaps with the African Group's figures: counted States, n with a gap, share, and
+    the regional rank, which is the rank of survey.scoring.regional_priorities."""
+    from survey.scoring import regional_priorities
+
+    _answer(db, round_id, "EGY", {"UNTOC-5": {"compliance": "fully"}})
+    _answer(db, round_id, "NGA", {"UNTOC-5": {"compliance": "not_yet", "ta_needed": "no"}})
+    _answer(db, round_id, "ZAF", {"UNCAC-15": {"compliance": "fully"}}, status="draft")
+    _answer(db, round_id, "FRA", {"UNTOC-5": {"compliance": "not_yet"}})  # another group
+    report = national_report(db, questionnaire, round_id, "KEN")
+    region = report.region
+    assert region.region == "AFRICAN_GROUP" and region.counted_states == 3  # the draft: no
+    assert region.small is False
+    five = region.of("UNTOC-5")
+    assert (five.n_resp, five.n_gap) == (3, 2) and five.gap_share == pytest.approx(2 / 3)
+    fifteen = region.of("UNCAC-15")
+    assert (fifteen.n_resp, fifteen.n_gap) == (1, 1)
+    ranks = {
+        r["provision_id"]: r["rank"]
+        for r in regional_priorities(db, questionnaire, round_id, "un_regional_group")
+        if r["region"] == "AFRICAN_GROUP"
+    }
+    assert {p.provision_id: region.of(p.provision_id).rank for p in report.gaps} == {
+        p.provision_id: ranks[p.provision_id] for p in report.gaps
+    }
+    assert region.ranked == len(ranks)
+    data = report_json(report)
+    assert data["region"]["counted_states"] == 3 and data["region"]["region"] == "AFRICAN_GROUP"
+    first = next(p for p in data["gaps"] if p["provision_id"] == "UNTOC-5")
+    assert first["in_region"] == {"rank": five.rank, "n_resp": 3, "n_gap": 2, "gap_share": 2 / 3}
+    assert region.shared_top(report.gaps) == sum(
+        1 for p in report.gaps if ranks[p.provision_id] <= 20
+    )
+
+
+def test_officials_see_regional_figures_only_when_enough_states_count(
+    db, login_as, round_id, kenya
+):
+    """With fewer than five counted States in the group, a share would disclose a neighbour's
+    answers: the State's officials do not see it (page and CSV); analysts do, marked small."""
+    _answer(db, round_id, "EGY", {"UNTOC-5": {"compliance": "fully"}})
+    ken = login_as("ken@example.org").client
+    analyst = login_as("analyst@example.org").client
+    page = ken.get(f"/national/{round_id}/KEN").get_data(as_text=True)
+    assert "In the regional picture" not in page
+    rows = list(csv.DictReader(io.StringIO(ken.get(f"/national/{round_id}/KEN?format=csv").text)))
+    assert rows and all(r["region_rank"] == "" and r["region_gap_share"] == "" for r in rows)
+    seen = analyst.get(f"/national/{round_id}/KEN").get_data(as_text=True)
+    assert "In the regional picture" in seen and "Small region" in seen  # 2 States, marked
+    for iso3 in NEIGHBOURS[1:]:
+        _answer(db, round_id, iso3, {"UNTOC-5": {"compliance": "partly", "ta_needed": "no"}})
+    page = ken.get(f"/national/{round_id}/KEN").get_data(as_text=True)
+    assert "In the regional picture" in page and "5 States of the group" in page
+    rows = list(csv.DictReader(io.StringIO(ken.get(f"/national/{round_id}/KEN?format=csv").text)))
+    five = next(r for r in rows if r["provision_id"] == "UNTOC-5")
+    # Kenya not_yet, Egypt fully, three partly: four of five with a gap.
+    assert float(five["region_gap_share"]) == pytest.approx(0.8)
+    assert five["region_states_scored"] == "5" and int(five["region_rank"]) >= 1

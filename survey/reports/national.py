@@ -9,14 +9,23 @@ provides it, the challenges, and the regional instruments its provision is cross
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from ..answers import relevant_answers
 from ..scoring import COUNTED_STATUSES, Index, index_by, score_state, state_index
 from ..storage.responses import answer_values, find_response, load_answers
 from ..storage.rounds import state_instruments
+from ..storage.states import get_state
+from .cache import regional_priorities
 from .coverage import provider_key
+
+# The grouping a national report compares the State with: its UN regional group, the grouping
+# the Conferences' regional analyses use.
+CONTEXT_GROUPING = "un_regional_group"
+# A State's officials see their region's figures only when at least this many States of the
+# region count: with fewer, a regional share would tell them how their neighbours answered.
+OFFICIALS_MIN_STATES = 5
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,72 @@ class InstrumentIndex:
 
 
 @dataclass(frozen=True)
+class RegionalStanding:
+    """A provision in the regional priorities of the State's region (docs/scoring.md)."""
+
+    rank: int  # among the region's provisions, 1 = highest regional priority
+    n_resp: int  # counted States of the region that scored it
+    n_gap: int  # of those, States with a gap
+    gap_share: float  # n_gap / n_resp, 0-1
+
+
+@dataclass(frozen=True)
+class RegionalContext:
+    """The State's region in the regional priorities of the same round, counted responses only
+    (submitted and validated, the State's own included when it counts)."""
+
+    grouping: str  # CONTEXT_GROUPING
+    region: str  # the region's code, e.g. 'AFRICAN_GROUP'
+    counted_states: int  # States of the region whose response counts
+    ranked: int  # provisions ranked in the region
+    standings: dict  # provision id -> RegionalStanding
+
+    @property
+    def small(self) -> bool:
+        """Fewer counted States than the heatmap's small-region mark: shown, marked."""
+        from .build import SMALL_REGION
+
+        return self.counted_states < SMALL_REGION
+
+    def of(self, provision_id: str) -> RegionalStanding | None:
+        return self.standings.get(provision_id)
+
+    def shared_top(self, gaps, top: int = 20) -> int:
+        """How many of `gaps` are among the region's `top` priorities."""
+        return sum(1 for p in gaps if (s := self.standings.get(p.provision_id)) and s.rank <= top)
+
+
+def regional_context(db, model, round_id: str, iso3: str) -> RegionalContext | None:
+    """The State's UN regional group in the round's regional priorities (cached); None when the
+    State has no region or no State of its region counts yet."""
+    state = get_state(db, iso3)
+    region = state and state.get(CONTEXT_GROUPING)
+    if not region:
+        return None
+    rows = regional_priorities(db, model, round_id, CONTEXT_GROUPING, region=region)
+    if not rows:
+        return None
+    counted = db.execute(
+        f"""SELECT count(*) FROM responses r JOIN states s ON s.iso3 = r.state_iso3
+            WHERE r.round_id = ? AND s.{CONTEXT_GROUPING} = ?
+              AND r.status IN ({", ".join("?" for _ in COUNTED_STATUSES)})""",
+        [round_id, region, *COUNTED_STATUSES],
+    ).fetchone()[0]
+    return RegionalContext(
+        CONTEXT_GROUPING,
+        region,
+        counted,
+        len(rows),
+        {
+            row["provision_id"]: RegionalStanding(
+                row["rank"], row["n_resp"], row["n_gap"], row["gap_share"]
+            )
+            for row in rows
+        },
+    )
+
+
+@dataclass(frozen=True)
 class NationalReport:
     round_id: str
     state_iso3: str
@@ -106,6 +181,7 @@ class NationalReport:
     ta_received: int  # scored provisions on which the State already receives TA
     providers: tuple[Provider, ...]
     constants: dict
+    region: RegionalContext | None = None  # the State's region in the regional priorities
 
     @property
     def counted(self) -> bool:
@@ -261,7 +337,17 @@ def national_report(db, model, round_id: str, iso3: str, *, lang: str = "en") ->
             "weights": constants.weight,
             "ta_factor": constants.ta,
         },
+        region=regional_context(db, model, round_id, iso3),
     )
+
+
+def for_officials(report: NationalReport) -> NationalReport:
+    """The report as a State's own officials may read it: without the regional figures when
+    fewer than OFFICIALS_MIN_STATES States of the region count (they would disclose other
+    States' answers)."""
+    if report.region is not None and report.region.counted_states < OFFICIALS_MIN_STATES:
+        return replace(report, region=None)
+    return report
 
 
 def report_json(report: NationalReport, lang: str = "en") -> dict:
@@ -288,6 +374,9 @@ def report_json(report: NationalReport, lang: str = "en") -> dict:
             "compliance_label": p.compliance.label,
             "ta_types": [t.code for t in p.ta_types],
             "challenges": [c.code for c in p.challenges],
+            "in_region": asdict(standing)
+            if report.region and (standing := report.region.of(p.provision_id))
+            else None,
         }
 
     return {
@@ -305,4 +394,13 @@ def report_json(report: NationalReport, lang: str = "en") -> dict:
         "ta_received": report.ta_received,
         "providers": [asdict(p) for p in report.providers],
         "constants": report.constants,
+        "region": {
+            "grouping": report.region.grouping,
+            "region": report.region.region,
+            "counted_states": report.region.counted_states,
+            "ranked": report.region.ranked,
+            "small": report.region.small,
+        }
+        if report.region
+        else None,
     }

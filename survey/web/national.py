@@ -6,7 +6,7 @@ from flask import Blueprint, abort, g, render_template, request
 from flask_babel import gettext as _
 
 from ..exports.safe import csv_text
-from ..reports.national import national_report
+from ..reports.national import for_officials, national_report
 from ..reports.needs import csv_header, csv_rows, needs_by_article
 from ..storage.states import GROUPING_LABELS, get_state, state_name
 from .auth import roles_required
@@ -34,6 +34,10 @@ NATIONAL_CSV = [
     "ta_provider",
     "challenges",
     "regional_instruments",
+    # The State's UN regional group in the regional priorities (empty when not shown)
+    "region_rank",
+    "region_gap_share",
+    "region_states_scored",
 ]
 
 
@@ -48,6 +52,13 @@ def _own_state_or_404(iso3: str) -> dict:
     return state
 
 
+def _standing(data, provision_id: str) -> tuple:
+    standing = data.region.of(provision_id) if data.region else None
+    if standing is None:
+        return (None, None, None)
+    return (standing.rank, standing.gap_share, standing.n_resp)
+
+
 @bp.route("/national/<round_id>/<iso3>")
 @roles_required("respondent", "analyst", "admin")
 def report(round_id, iso3):
@@ -55,6 +66,8 @@ def report(round_id, iso3):
     state = _own_state_or_404(iso3)
     lang = current_language()
     data = national_report(get_db(), get_model(), round_["id"], state["iso3"], lang=lang)
+    if g.user["role"] == "respondent":
+        data = for_officials(data)
     if request.args.get("format") == "csv":
         rows = (
             [
@@ -74,6 +87,7 @@ def report(round_id, iso3):
                 p.ta_provider,
                 "; ".join(c.label for c in p.challenges),
                 "; ".join(f"{r.instrument} art. {r.article}" for r in p.regional),
+                *_standing(data, p.provision_id),
             ]
             for p in (*data.gaps, *data.ta_without_gap)
         )
