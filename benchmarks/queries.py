@@ -18,19 +18,26 @@ def aggregation(db, model, round_id: str):
     return all_priorities(db, model, round_id)
 
 
-def aggregation_floor(db, round_id: str, *, rounds=None, groupings=GROUPINGS):
+def aggregation_floor(db, round_id: str, *, rounds=None, groupings=GROUPINGS, region_of=None):
     """Floor: the counted responses' compliance answers with each State's regions and the
-    ta_needed answer of the same provision, the rows the aggregation's scored CTE reads."""
+    ta_needed answer of the same provision, the rows the aggregation's scored CTE reads (with
+    `region_of`, an ISO3 code: only the States in that State's region of the first grouping)."""
     rounds = rounds or [round_id]
     regions = ", ".join(region_expression(g) for g in groupings)
     marks = ", ".join("?" for _ in rounds)
+    params = list(rounds)
+    only = ""
+    if region_of is not None:
+        column = region_expression(groupings[0])
+        only = f" AND {column} = (SELECT {column} FROM states WHERE iso3 = ?)"
+        params.append(region_of)
     sql = f"""SELECT r.round_id, r.id, r.state_iso3, {regions}, a.provision_id, a.value, t.value
         FROM responses r JOIN states ON states.iso3 = r.state_iso3
         JOIN answers a ON a.question = 'compliance' AND a.response_id = r.id
         LEFT JOIN answers t ON t.question = 'ta_needed' AND t.response_id = a.response_id
             AND t.provision_id = a.provision_id
-        WHERE r.round_id IN ({marks}) AND r.status IN ({_STATUSES})"""
-    return db.execute(sql, list(rounds)).fetchall()
+        WHERE r.round_id IN ({marks}) AND r.status IN ({_STATUSES}){only}"""
+    return db.execute(sql, params).fetchall()
 
 
 def demand(db, model, round_id: str):
@@ -48,6 +55,20 @@ def demand_floor(db, round_id: str):
             AND a.question IN ('compliance', 'ta_needed', 'ta_types', 'challenges')
         WHERE r.round_id = ? AND r.status IN ({_STATUSES})"""
     return db.execute(sql, [round_id]).fetchall()
+
+
+def coverage_floor(db, round_id: str):
+    """Floor of the unmet-demand report: the counted responses' compliance, ta_needed, ta_types,
+    ta_received and ta_provider answers with the State's region (what ta_coverage_counts and
+    counted_providers read), plus the aggregation's rows it ranks the needs by."""
+    sql = f"""SELECT r.state_iso3, {region_expression(GROUPING)}, a.provision_id, a.question, a.value
+        FROM responses r JOIN states ON states.iso3 = r.state_iso3
+        JOIN answers a ON a.response_id = r.id
+            AND a.question IN ('compliance', 'ta_needed', 'ta_types', 'ta_received', 'ta_provider')
+        WHERE r.round_id = ? AND r.status IN ({_STATUSES})"""
+    return db.execute(sql, [round_id]).fetchall() + aggregation_floor(
+        db, round_id, groupings=[GROUPING]
+    )
 
 
 def comparison(db, model, round_id: str, previous: str):

@@ -65,8 +65,12 @@ def clean_value(question, raw):
 def relevant_answers(provision, answers: dict) -> dict:
     """Only the answers to questions that are relevant given the other answers."""
     kept: dict = {}
+    if not answers:
+        return kept
+    # An unanswered question is skipped before its rule is evaluated: the rules read only what
+    # is kept, which an unanswered question never adds to.
     for question in provision.questions:
-        if question.is_relevant(kept) and answers.get(question.name) is not None:
+        if answers.get(question.name) is not None and question.is_relevant(kept):
             kept[question.name] = answers[question.name]
     return kept
 

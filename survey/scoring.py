@@ -260,10 +260,17 @@ def _priorities(db, model, round_id, groupings, region, statuses) -> list[dict]:
     _provisions_temp(db, model)
     marks, params = _status_params(statuses)
     columns = ", ".join(f"{region_expression(g)} AS g{i}" for i, g in enumerate(groupings))
+    # One region of one grouping: only its States are scored (a national report's context, a
+    # region's page), rather than every State of the round filtered afterwards.
+    one_region = (
+        f"AND {region_expression(groupings[0])} = :region"
+        if region is not None and len(groupings) == 1
+        else ""
+    )
     counted = f"""counted AS MATERIALIZED (
         SELECT r.id AS response_id, {columns}
         FROM responses r JOIN states ON states.iso3 = r.state_iso3
-        WHERE r.round_id = :round AND r.status IN ({marks})
+        WHERE r.round_id = :round AND r.status IN ({marks}) {one_region}
     )"""
     where = "WHERE {col} = :region" if region is not None else ""
     parts = [

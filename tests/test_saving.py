@@ -788,3 +788,36 @@ def test_tokens_of_the_earlier_16_hex_length_still_match_after_the_upgrade(db, r
     assert (
         outcome.conflicts and load_answers(db, response["id"])["TIP-5"]["measures"].value == "Act 2"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "fully",
+        'quote " inside',
+        "back\\slash",
+        "tab\there",
+        "line\nbreak",
+        "\u2028",
+        "x\x00y",
+        "",
+        "é中ع",
+        '"',
+        "\\",
+        ["a", "b"],
+        [],
+        3,
+        0.5,
+        True,
+        None,
+        {"k": "v"},
+    ],
+)
+def test_a_stored_value_decodes_to_what_was_encoded(value):
+    """decode() skips the JSON parser for plain strings: it must agree with it on every value."""
+    import json
+
+    from survey.storage.responses import decode, encode
+
+    text = encode(value)
+    assert decode(text) == json.loads(text) == value

@@ -188,6 +188,19 @@ def test_region_with_no_respondents_has_no_ranked_provisions(mdb, mini):
     assert regional_priorities(mdb, mini, "R1", "un_regional_group", region="GRULAC") == []
 
 
+def test_one_region_is_ranked_as_in_the_whole_grouping(mdb, mini):
+    """regional_priorities(region=X) scores only X's States; its rows are the whole grouping's
+    rows of X, ranks included."""
+    answer(mdb, mini, "KEN", {"TIP-5": {"compliance": "not_yet", "ta_needed": "yes"}})
+    answer(mdb, mini, "EGY", {"TIP-5": {"compliance": "fully"}, "TIP-6": {"compliance": "partly"}})
+    answer(mdb, mini, "FRA", {"TIP-6": {"compliance": "not_yet_considered", "ta_needed": "yes"}})
+    whole = regional_priorities(mdb, mini, "R1", "un_regional_group")
+    for region in {r["region"] for r in whole}:
+        alone = regional_priorities(mdb, mini, "R1", "un_regional_group", region=region)
+        assert alone == [r for r in whole if r["region"] == region]
+        assert alone
+
+
 def test_ta_demand_counts_states_and_selections(mdb, mini):
     answer(
         mdb,

@@ -17,7 +17,7 @@ from ..scoring import (
     score_state,
     state_index,
 )
-from ..storage.responses import answer_values, find_response, load_answers
+from ..storage.responses import find_response, progress_values
 from ..storage.rounds import state_instruments
 from ..storage.states import grouping_label, region_expression, region_label
 from .cache import REPORT_CACHE, regional_priorities
@@ -1092,7 +1092,8 @@ def state_scores(db, model, round_id: str, iso3: str) -> dict | None:
     response = find_response(db, round_id, iso3)
     if response is None:
         return None
-    values = {pid: answer_values(a) for pid, a in load_answers(db, response["id"]).items()}
+    # Scores read choice answers and whether a text exists, never the text itself.
+    values = progress_values(db, response["id"])
     scores = score_state(model, values, state_instruments(db, round_id, iso3))
 
     def ix(index):

@@ -9,12 +9,12 @@ provides it, the challenges, and the regional instruments its provision is cross
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 
 from ..answers import relevant_answers
 from ..scoring import COUNTED_STATUSES, Index, index_by, score_state, state_index
-from ..storage.responses import answer_values, find_response, load_answers
+from ..storage.responses import find_response, response_values
 from ..storage.rounds import state_instruments
 from ..storage.states import get_state
 from .cache import regional_priorities
@@ -253,11 +253,7 @@ def _providers(received: dict[str, str | None]) -> tuple[Provider, ...]:
 def national_report(db, model, round_id: str, iso3: str, *, lang: str = "en") -> NationalReport:
     """The national TA priority report of one State in one round (its answers as they stand)."""
     response = find_response(db, round_id, iso3)
-    values = (
-        {pid: answer_values(a) for pid, a in load_answers(db, response["id"]).items()}
-        if response
-        else {}
-    )
+    values = response_values(db, response["id"]) if response else {}
     instruments = state_instruments(db, round_id, iso3)
     scores = score_state(model, values, instruments)
     constants = model.scoring
@@ -267,11 +263,15 @@ def national_report(db, model, round_id: str, iso3: str, *, lang: str = "en") ->
     for score in scores:
         if not score.scored:
             continue
+        raw = values.get(score.provision_id, {})
+        listed = score.is_gap or score.ta_needed
+        if not listed and raw.get("ta_received") != "yes":
+            continue  # neither listed nor receiving TA: its other answers are not read
         provision = model.provisions[score.provision_id]
-        kept = relevant_answers(provision, values.get(provision.id, {}))
+        kept = relevant_answers(provision, raw)
         if kept.get("ta_received") == "yes":
             received[provision.id] = kept.get("ta_provider")
-        if not (score.is_gap or score.ta_needed):
+        if not listed:
             continue
         compliance = provision.question("compliance")
         entries.append(
@@ -350,6 +350,10 @@ def for_officials(report: NationalReport) -> NationalReport:
     return report
 
 
+# NationalProvision fields report_json writes in another shape than as they are.
+_NOT_PLAIN = ("chapter", "summary", "compliance", "ta_types", "challenges", "regional", "related")
+
+
 def report_json(report: NationalReport, lang: str = "en") -> dict:
     """The report as JSON-ready data (the API): questionnaire texts in `lang`."""
 
@@ -363,12 +367,11 @@ def report_json(report: NationalReport, lang: str = "en") -> dict:
         }
 
     def provision(p: NationalProvision) -> dict:
+        # Field by field, not asdict(): that deep-copies the questionnaire texts it then drops.
         return {
-            **{
-                k: v
-                for k, v in asdict(p).items()
-                if k not in ("chapter", "summary", "compliance", "ta_types", "challenges")
-            },
+            **{f.name: getattr(p, f.name) for f in fields(p) if f.name not in _NOT_PLAIN},
+            "regional": [asdict(r) for r in p.regional],
+            "related": list(p.related),
             "chapter": p.chapter.get(lang),
             "compliance": p.compliance.code,
             "compliance_label": p.compliance.label,

@@ -38,7 +38,14 @@ def encode(value) -> str:
 
 
 def decode(text: str | None):
-    return None if text is None else json.loads(text)
+    """A stored answer's value. Most are choice codes: a JSON string without a backslash is its
+    own text between the quotes (encode() escapes every quote and control character with one),
+    so those skip the JSON parser."""
+    if text is None:
+        return None
+    if len(text) > 1 and text[0] == '"' and text[-1] == '"' and "\\" not in text:
+        return text[1:-1]
+    return json.loads(text)
 
 
 def get_response(db, response_id: int) -> dict | None:
@@ -102,10 +109,21 @@ def load_answers(db, response_id: int, provision_ids=None) -> dict[str, dict[str
     return out
 
 
+def response_values(db, response_id: int) -> dict[str, dict]:
+    """{provision_id: {question: value}}: every answer of a response, decoded (load_answers
+    without the version, author and time of each)."""
+    out: dict[str, dict] = defaultdict(dict)
+    for pid, question, value in db.execute(
+        "SELECT provision_id, question, value FROM answers WHERE response_id = ?", [response_id]
+    ):
+        out[pid][question] = decode(value)
+    return out
+
+
 def progress_values(db, response_id: int, provision_ids=None) -> dict[str, dict]:
-    """{provision_id: {question: value}} for progress counts: choice answers decoded, long texts
-    replaced by a placeholder (progress needs to know that they exist, not what they say).
-    All provisions, or only `provision_ids`."""
+    """{provision_id: {question: value}} for progress counts and scores: choice answers decoded,
+    long texts replaced by a placeholder (progress, relevance and scores need to know that they
+    exist, not what they say). All provisions, or only `provision_ids`."""
     sql = (
         "SELECT provision_id, question,"
         " CASE WHEN length(value) > 80 AND substr(value, 1, 1) = '\"' THEN '\"…\"' ELSE value END"
@@ -114,7 +132,7 @@ def progress_values(db, response_id: int, provision_ids=None) -> dict[str, dict]
     where, params = _only_provisions(provision_ids, "provision_id")
     out: dict[str, dict] = defaultdict(dict)
     for pid, question, value in db.execute(sql + where, [response_id, *params]):
-        out[pid][question] = json.loads(value)
+        out[pid][question] = decode(value)
     return out
 
 
