@@ -535,3 +535,99 @@ def test_the_workbook_page_follows_the_build_and_downloads_the_file(
     assert path.read_bytes()[:2] == b"PK"
     page.wait_for_selector("text=The workbook is ready.")
     page.screenshot(path=str(tmp_path / "build-ready.png"))
+
+
+# -- charts: every category told apart, every label whole -----------------------------------
+
+CHART_STATES = ("KEN", "NGA", "EGY", "GHA", "ZAF", "SEN", "FRA", "DEU", "BRA", "IND")
+CHART_PROVISIONS = ("UNCAC-15", "UNTOC-5", "TIP-5", "UNTOC-23", "UNCAC-20", "SOM-6", "FIR-5")
+
+# Every label of a chart inside the chart's own box, no two tick labels on top of each other,
+# and none shortened with an ellipsis.
+CHART_CHECK = """
+() => [...document.querySelectorAll('.js-plotly-plot')].map((plot, index) => {
+  const box = plot.getBoundingClientRect();
+  const problems = [];
+  const ticks = [...plot.querySelectorAll('g.ytick text, g.xtick text')]
+    .filter(t => t.textContent.trim());
+  for (const t of ticks) {
+    const r = t.getBoundingClientRect();
+    if (r.left < box.left - 1 || r.right > box.right + 1)
+      problems.push(`cut: "${t.textContent}" [${r.left}-${r.right}] outside [${box.left}-${box.right}]`);
+    if (/…|\\.\\.\\.$/.test(t.textContent)) problems.push(`shortened: "${t.textContent}"`);
+  }
+  const rows = [...plot.querySelectorAll('g.ytick text')].filter(t => t.textContent.trim())
+    .map(t => [t.textContent, t.getBoundingClientRect()]);
+  for (let i = 0; i < rows.length; i++)
+    for (let j = i + 1; j < rows.length; j++) {
+      const [a, ra] = rows[i], [b, rb] = rows[j];
+      const overlap = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+      const across = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+      if (overlap > 2 && across > 2) problems.push(`overlap: "${a}" / "${b}"`);
+    }
+  return {index, ticks: ticks.length, problems};
+})
+"""
+
+
+@pytest.fixture
+def charted_round(db, round_id, questionnaire):
+    """Ten States with gaps, every TA type and every challenge (the longest labels), on
+    provisions of every instrument, and a later round so the comparison has a chart."""
+    from survey.storage.responses import change_status
+    from survey.storage.rounds import create_round
+
+    ta_types = list(questionnaire.choice_list("ta_types").codes)
+    challenges = list(questionnaire.choice_list("challenges").codes)
+
+    def fill(round_, skew):
+        for n, iso3 in enumerate(CHART_STATES):
+            response = get_or_create_response(db, round_, iso3)
+            for k, pid in enumerate(CHART_PROVISIONS):
+                gap = (n + k + skew) % 3 != 0
+                values = {"compliance": "not_yet" if gap else "fully"}
+                if questionnaire.provisions[pid].obligation != "mandatory":
+                    values = {"compliance": "not_yet_considered" if gap else "fully"}
+                if gap:
+                    values |= {
+                        "ta_needed": "yes",
+                        "ta_types": ta_types[: 1 + (n + k) % len(ta_types)],
+                        "challenges": challenges[: 1 + (n * k) % len(challenges)],
+                    }
+                save_provision(db, response["id"], pid, values, user_id=None)
+            change_status(db, response["id"], "submitted", user_id=None)
+
+    fill(round_id, 0)
+    create_round(db, "later", questionnaire, previous_round=round_id)
+    fill("later", 1)
+    return round_id, "later"
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
+def test_report_charts_show_every_label_whole(browser, server, db, people, charted_round, lang):
+    db.execute("UPDATE users SET language = ? WHERE email = 'analyst@example.org'", [lang])
+    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, "analyst@example.org")
+    before, now = charted_round
+    base = f"/reports/{now}"
+    pages = [
+        f"{base}/?grouping=un_regional_group",
+        f"{base}/priorities?grouping=un_regional_group&region=AFRICAN_GROUP",
+        f"{base}/heatmap?grouping=un_regional_group",
+        f"{base}/compare?grouping=un_regional_group&previous={before}",
+    ]
+    checked = 0
+    for url in pages:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        plots = page.evaluate(CHART_CHECK)
+        for plot in plots:
+            assert plot["ticks"] > 0, (url, plot)
+            assert plot["problems"] == [], (lang, url, plot["problems"])
+        checked += len(plots)
+    assert checked >= 5  # status, priorities, TA types, challenges, comparison at least
+    assert errors == []
+    context.close()
