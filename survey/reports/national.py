@@ -36,6 +36,12 @@ class RegionalReference:
     article: str
     article_title: str | None
     note: str | None
+    # For the page: the citation in the report's language, and the names and note in every
+    # language held (Text; the English str above are for the API and the CSV).
+    citation: str = ""
+    instrument_title_text: object = None
+    article_title_text: object = None
+    note_text: object = None
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,8 @@ class NationalProvision:
     provision_id: str
     instrument: str
     chapter: object  # the chapter's Text (translated in the template)
-    reference: str
-    title: str  # English only in the questionnaire
+    reference: str  # in English (the CSV)
+    title: str  # in English (the CSV); title_text holds every language
     summary: object  # Text
     obligation: str
     compliance: Label
@@ -65,6 +71,8 @@ class NationalProvision:
     steps: str | None
     regional: tuple[RegionalReference, ...]
     related: tuple[str, ...]  # UN provisions cross-referenced with this one
+    citation: str = ""  # `reference` in the report's language
+    title_text: object = None  # the title's Text
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ def national_priority(score, constants) -> float:
     return score.severity * factor
 
 
-def _regional(model, provision) -> tuple[RegionalReference, ...]:
+def _regional(model, provision, lang: str = "en") -> tuple[RegionalReference, ...]:
     instruments = {e.code: e for e in model.external_instruments}
     out = []
     for ref in provision.cross_references:
@@ -139,6 +147,10 @@ def _regional(model, provision) -> tuple[RegionalReference, ...]:
                 ref.article,
                 ref.title or articles.get(ref.article),
                 ref.note,
+                ref.citation(lang),
+                ref.instrument_title or (external.title_text if external else None),
+                ref.title_text,
+                ref.note_text,
             )
         )
     return tuple(out)
@@ -228,7 +240,9 @@ def national_report(db, model, round_id: str, iso3: str, *, lang: str = "en") ->
                     challenges=_labels(challenge_list, score.challenges, lang),
                     challenges_other=kept.get("challenges_other"),
                     steps=kept.get("steps"),
-                    regional=_regional(model, provision),
+                    regional=_regional(model, provision, lang),
+                    citation=provision.citation(lang),
+                    title_text=provision.title_text,
                     related=tuple(r.provision for r in provision.cross_references if r.is_un),
                 ),
             )
@@ -281,8 +295,28 @@ def report_json(report: NationalReport, lang: str = "en") -> dict:
             **{
                 k: v
                 for k, v in asdict(p).items()
-                if k not in ("chapter", "summary", "compliance", "ta_types", "challenges")
+                if k
+                not in (
+                    "chapter",
+                    "summary",
+                    "compliance",
+                    "ta_types",
+                    "challenges",
+                    "regional",
+                    "citation",
+                    "title_text",
+                )
             },
+            "regional": [
+                {
+                    "instrument": r.instrument,
+                    "instrument_title": r.instrument_title,
+                    "article": r.article,
+                    "article_title": r.article_title,
+                    "note": r.note,
+                }
+                for r in p.regional
+            ],
             "chapter": p.chapter.get(lang),
             "compliance": p.compliance.code,
             "compliance_label": p.compliance.label,
