@@ -165,6 +165,12 @@ def translations_for(lang: str) -> gettext.NullTranslations:
 _RANGE = re.compile(r"(\d+)-(\d+)")
 _SUBPARAGRAPHS = re.compile(r"(\d+)(\([a-z]+\)(?:-\([a-z]+\))?)")
 _SENTENCE = re.compile(r"(\d+) \((first|second) sentence\)")
+# Subparagraph letters in the Arabic texts of the UN treaties (abjad order): (a) is (أ), (e) (هـ).
+# fmt: off
+_ABJAD = ("أ", "ب", "ج", "د", "هـ", "و", "ز", "ح", "ط", "ي", "ك", "ل", "م",
+          "ن", "س", "ع", "ف", "ص", "ق", "ر", "ش", "ت", "ث", "خ", "ذ", "ض")
+# fmt: on
+ARABIC_LETTERS = str.maketrans(dict(zip("abcdefghijklmnopqrstuvwxyz", _ABJAD, strict=True)))
 
 
 def citation(article: int | str, paragraphs: str | None = None, lang: str = DEFAULT) -> str:
@@ -187,6 +193,8 @@ def citation(article: int | str, paragraphs: str | None = None, lang: str = DEFA
         return t.gettext("%(citation)s (second sentence)") % {"citation": cited}
     if match := _SUBPARAGRAPHS.fullmatch(paragraphs):
         paragraph, subparagraphs = match.groups()
+        if lang == "ar":  # Arabic texts letter subparagraphs in Arabic: (ب)-(د), read right to left
+            subparagraphs = subparagraphs.translate(ARABIC_LETTERS)
         return t.gettext("Art. %(article)s, para. %(paragraph)s%(subparagraphs)s") % {
             "article": article,
             "paragraph": paragraph,
