@@ -161,7 +161,7 @@ class Provision:
         if self.title_text is None:
             object.__setattr__(self, "title_text", Text.of(self.title))
 
-    @property
+    @cached_property  # reports and exports ask for it once per State and provision
     def reference(self) -> str:
         """How the provision is cited in English (reports, exports): 'Art. 16',
         'Art. 16, para. 2', 'Art. 46, paras. 9-12', 'Art. 6, para. 2(b)-(d)'."""
