@@ -8,7 +8,10 @@ messages stay in English.
 from __future__ import annotations
 
 import functools
+import gettext
+import io
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,3 +142,88 @@ def gettext_for(lang: str) -> Callable[..., str]:
         return text % values if values else text
 
     return t
+
+
+@functools.lru_cache(maxsize=16)
+def _gnu(po: str, mtime_ns: int, size: int) -> gettext.GNUTranslations:
+    return gettext.GNUTranslations(io.BytesIO(_compiled(po, mtime_ns, size)))
+
+
+def translations_for(lang: str) -> gettext.NullTranslations:
+    """The catalog of `lang` as the standard library's translations (gettext and ngettext with
+    the language's plural rule), read without a request; English is the msgids themselves."""
+    po = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
+    if lang == DEFAULT or not po.is_file():
+        return gettext.NullTranslations()
+    stat = po.stat()
+    return _gnu(str(po), stat.st_mtime_ns, stat.st_size)
+
+
+# -- citations ---------------------------------------------------------------------------------
+
+# How `paragraphs` is written in the questionnaire: '2', '9-12', '2(b)-(d)', '1 (first sentence)'.
+_RANGE = re.compile(r"(\d+)-(\d+)")
+_SUBPARAGRAPHS = re.compile(r"(\d+)(\([a-z]+\)(?:-\([a-z]+\))?)")
+_SENTENCE = re.compile(r"(\d+) \((first|second) sentence\)")
+# Subparagraph letters in the Arabic texts of the UN treaties (abjad order): (a) is (أ), (e) (هـ).
+# fmt: off
+_ABJAD = ("أ", "ب", "ج", "د", "هـ", "و", "ز", "ح", "ط", "ي", "ك", "ل", "م",
+          "ن", "س", "ع", "ف", "ص", "ق", "ر", "ش", "ت", "ث", "خ", "ذ", "ض")
+# fmt: on
+ARABIC_LETTERS = str.maketrans(dict(zip("abcdefghijklmnopqrstuvwxyz", _ABJAD, strict=True)))
+
+
+def citation(article: int | str, paragraphs: str | None = None, lang: str = DEFAULT) -> str:
+    """How a UN provision is cited in `lang`, in the forms of that language's UN documents:
+    'Art. 46, paras. 9-12', 'art. 46, par. 9-12', 'ст. 46, пп. 9-12', '第46条第9-12款'.
+
+    The patterns are catalog messages, so a language without them falls back to English (and
+    the completeness check reports them missing)."""
+    t = translations_for(lang)
+    article = str(article)
+    if not paragraphs:
+        return t.gettext("Art. %(article)s") % {"article": article}
+    if match := _SENTENCE.fullmatch(paragraphs):
+        paragraph, which = match.groups()
+        cited = t.ngettext(
+            "Art. %(article)s, para. %(paragraphs)s", "Art. %(article)s, paras. %(paragraphs)s", 1
+        ) % {"article": article, "paragraphs": paragraph}
+        if which == "first":
+            return t.gettext("%(citation)s (first sentence)") % {"citation": cited}
+        return t.gettext("%(citation)s (second sentence)") % {"citation": cited}
+    if match := _SUBPARAGRAPHS.fullmatch(paragraphs):
+        paragraph, subparagraphs = match.groups()
+        if lang == "ar":  # Arabic texts letter subparagraphs in Arabic: (ب)-(د), read right to left
+            subparagraphs = subparagraphs.translate(ARABIC_LETTERS)
+        return t.gettext("Art. %(article)s, para. %(paragraph)s%(subparagraphs)s") % {
+            "article": article,
+            "paragraph": paragraph,
+            "subparagraphs": subparagraphs,
+        }
+    if match := _RANGE.fullmatch(paragraphs):
+        first, last = (int(n) for n in match.groups())
+        count = max(last - first + 1, 2)
+    else:  # one paragraph, or a form not foreseen: a list or a range is several
+        count = 2 if "-" in paragraphs or "," in paragraphs else 1
+    return t.ngettext(
+        "Art. %(article)s, para. %(paragraphs)s", "Art. %(article)s, paras. %(paragraphs)s", count
+    ) % {"article": article, "paragraphs": paragraphs}
+
+
+def external_citation(instrument: str, article: str, lang: str = DEFAULT) -> str:
+    """An article of another instrument cited in `lang`: 'OECD art. 7', 'OECD第7条'."""
+    return translations_for(lang).gettext("%(instrument)s art. %(article)s") % {
+        "instrument": instrument,
+        "article": article,
+    }
+
+
+# Every catalog message a citation needs: the completeness check asks each language for them.
+CITATION_MESSAGES = (
+    "Art. %(article)s",
+    ("Art. %(article)s, para. %(paragraphs)s", "Art. %(article)s, paras. %(paragraphs)s"),
+    "Art. %(article)s, para. %(paragraph)s%(subparagraphs)s",
+    "%(citation)s (first sentence)",
+    "%(citation)s (second sentence)",
+    "%(instrument)s art. %(article)s",
+)

@@ -1317,6 +1317,13 @@ def test_the_offline_file_speaks_the_language_it_was_downloaded_in(
     translated = t("One or more, separated by ';' (labels or codes): %(labels)s.")
     assert translated.split("%(labels)s")[0] in guidance
     assert "One or more, separated by" not in guidance
+    # The provision is cited and titled in the language; the English file keeps 'Art.'.
+    row = row_of(ws, "UNCAC-46-9-a", "compliance")
+    provision = questionnaire.provisions["UNCAC-46-9-a"]
+    assert ws.cell(row, 2).value == provision.citation(lang) != provision.reference
+    assert ws.cell(row, 3).value == provision.title_text.get(lang) != provision.title
+    ws_en = wb_en["UNCAC"]
+    assert ws_en.cell(row_of(ws_en, "UNCAC-46-9-a", "compliance"), 2).value == provision.reference
     # The import reads the translated file back unchanged.
     assert import_offline(db, questionnaire, answered, "KEN", path, user_id=None).changed == 0
 

@@ -228,6 +228,9 @@ def test_national_report_in_arabic(db, login_as, both_states, people):
     assert 'dir="rtl"' in text and 'lang="ar"' in text
     assert "أولويات المساعدة التقنية الوطنية" in text  # the page title, translated
     assert "ليس بعد" in text  # the compliance answer's label from the questionnaire
+    assert "Art. " not in text and "art. " not in text and "المادة " in text  # citations
+    assert "AUCPCC، المادة" in text  # a regional reference, its instrument named in Arabic:
+    assert 'title="اتفاقية الاتحاد الأفريقي لمنع الفساد ومكافحته (2003)"' in text
 
 
 # -- TA needs by article --------------------------------------------------------------------------

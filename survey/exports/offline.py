@@ -323,11 +323,12 @@ def _instrument_sheet(ws, fmt: _Formats, inst, stored, ranges, lang: str, t) -> 
             long_text = isinstance(shown, str) and bool(TRUNCATED.search(shown))
             guidance = _guidance(provision, question, lang, long_text, t)
             label = question.label.get(lang)
-            wrapped = [(provision.title, 2), (label, 4), (shown, ANSWER_COL - 1), (guidance, 6)]
+            title = provision.title_text.get(lang)
+            wrapped = [(title, 2), (label, 4), (shown, ANSWER_COL - 1), (guidance, 6)]
             ws.set_row(row, _row_height([(text, COLUMNS[col][1]) for text, col in wrapped]))
             _put(ws, row, 0, provision.id, fmt.bold if index == 0 else fmt.top)
-            _put(ws, row, 1, provision.reference, fmt.top)
-            _put(ws, row, 2, provision.title, fmt.wrap)
+            _put(ws, row, 1, provision.citation(lang), fmt.top)
+            _put(ws, row, 2, title, fmt.wrap)
             _put(ws, row, 3, provision.obligation, fmt.top)
             _put(ws, row, 4, label, fmt.wrap)
             cell_format = fmt.long_answer if long_text else fmt.answer

@@ -30,7 +30,7 @@ CATALOGUE = {
     ),
     # Warnings: the questionnaire still loads, but a legal reviewer should look again.
     "translation_stale": (
-        "translated from an earlier English title or summary, so it is not shown (English is, "
+        "translated from an earlier English text, so it is not shown (English is, "
         "marked); translate it again from the current English and write source: '{current}'"
     ),
     "reference_fan_out": (

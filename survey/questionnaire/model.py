@@ -106,10 +106,34 @@ class CrossReference:
     provision: str | None = None  # set for links between UN provisions
     note: str | None = None
     title: str | None = None  # the article's title (external instruments)
+    # The note and the article title in every language held (translations/<lang>.yaml), and
+    # the external instrument's name; `note` and `title` stay the English str.
+    note_text: Text | None = None
+    title_text: Text | None = None
+    instrument_title: Text | None = None
+
+    def __post_init__(self):
+        if self.note_text is None and self.note:
+            object.__setattr__(self, "note_text", Text.of(self.note))
+        if self.title_text is None and self.title:
+            object.__setattr__(self, "title_text", Text.of(self.title))
 
     @property
     def is_un(self) -> bool:
         return self.provision is not None
+
+    @property
+    def key(self) -> str:
+        """How the translation files name the reference: 'COECRIM-13', or the UN provision id."""
+        return self.provision if self.is_un else f"{self.instrument}-{self.article}"
+
+    def citation(self, lang: str = "en") -> str:
+        """'COECRIM art. 13' in `lang` ('COECRIM, art. 13', 'COECRIM第13条')."""
+        from ..i18n import external_citation
+
+        return (
+            self.provision if self.is_un else external_citation(self.instrument, self.article, lang)
+        )
 
     @property
     def label(self) -> str:
@@ -137,13 +161,18 @@ class Provision:
         if self.title_text is None:
             object.__setattr__(self, "title_text", Text.of(self.title))
 
-    @property
+    @cached_property  # reports and exports ask for it once per State and provision
     def reference(self) -> str:
-        """How the provision is cited: 'Art. 16', 'Art. 16, para. 2', 'Art. 46, paras. 9-12'."""
-        if not self.paragraphs:
-            return f"Art. {self.article}"
-        many = "-" in self.paragraphs or "," in self.paragraphs
-        return f"Art. {self.article}, para{'s' if many else ''}. {self.paragraphs}"
+        """How the provision is cited in English (reports, exports): 'Art. 16',
+        'Art. 16, para. 2', 'Art. 46, paras. 9-12', 'Art. 6, para. 2(b)-(d)'."""
+        return self.citation("en")
+
+    def citation(self, lang: str = "en") -> str:
+        """How the provision is cited in `lang`: 'art. 46, par. 9-12', 'ст. 16, п. 2',
+        '第16条第2款', 'المادة 16، الفقرة 2' (survey.i18n.citation)."""
+        from ..i18n import citation
+
+        return citation(self.article, self.paragraphs, lang)
 
     @property
     def treaty_key(self) -> tuple:
@@ -194,9 +223,18 @@ class Instrument:
 
 @dataclass(frozen=True)
 class ExternalInstrument:
+    """Another (regional or OECD) instrument that cross-references cite, with its article
+    titles; `title` and `articles` are English, `title_text` holds the name in every language
+    held (translations/<lang>.yaml)."""
+
     code: str
     title: str
     articles: tuple[tuple[str, str], ...]
+    title_text: Text | None = None
+
+    def __post_init__(self):
+        if self.title_text is None:
+            object.__setattr__(self, "title_text", Text.of(self.title))
 
 
 @dataclass(frozen=True)

@@ -638,7 +638,13 @@ def _resolve_references(
                         continue
                     links[pid].setdefault(
                         ("ext", inst, article),
-                        CrossReference(inst, article, note=note, title=articles[article]),
+                        CrossReference(
+                            inst,
+                            article,
+                            note=note,
+                            title=articles[article],
+                            instrument_title=external[inst].title_text,
+                        ),
                     )
                     continue
             if not isinstance(ref, str):

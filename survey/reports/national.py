@@ -45,6 +45,12 @@ class RegionalReference:
     article: str
     article_title: str | None
     note: str | None
+    # For the page: the citation in the report's language, and the names and note in every
+    # language held (Text; the English str above are for the API and the CSV).
+    citation: str = ""
+    instrument_title_text: object = None
+    article_title_text: object = None
+    note_text: object = None
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,8 @@ class NationalProvision:
     provision_id: str
     instrument: str
     chapter: object  # the chapter's Text (translated in the template)
-    reference: str
-    title: str  # English only in the questionnaire
+    reference: str  # in English (the CSV)
+    title: str  # in English (the CSV); title_text holds every language
     summary: object  # Text
     obligation: str
     compliance: Label
@@ -74,6 +80,8 @@ class NationalProvision:
     steps: str | None
     regional: tuple[RegionalReference, ...]
     related: tuple[str, ...]  # UN provisions cross-referenced with this one
+    citation: str = ""  # `reference` in the report's language
+    title_text: object = None  # the title's Text
 
 
 @dataclass(frozen=True)
@@ -200,7 +208,7 @@ def national_priority(score, constants) -> float:
     return score.severity * factor
 
 
-def _regional(model, provision) -> tuple[RegionalReference, ...]:
+def _regional(model, provision, lang: str = "en") -> tuple[RegionalReference, ...]:
     instruments = {e.code: e for e in model.external_instruments}
     out = []
     for ref in provision.cross_references:
@@ -215,6 +223,10 @@ def _regional(model, provision) -> tuple[RegionalReference, ...]:
                 ref.article,
                 ref.title or articles.get(ref.article),
                 ref.note,
+                ref.citation(lang),
+                ref.instrument_title or (external.title_text if external else None),
+                ref.title_text,
+                ref.note_text,
             )
         )
     return tuple(out)
@@ -304,7 +316,9 @@ def national_report(db, model, round_id: str, iso3: str, *, lang: str = "en") ->
                     challenges=_labels(challenge_list, score.challenges, lang),
                     challenges_other=kept.get("challenges_other"),
                     steps=kept.get("steps"),
-                    regional=_regional(model, provision),
+                    regional=_regional(model, provision, lang),
+                    citation=provision.citation(lang),
+                    title_text=provision.title_text,
                     related=tuple(r.provision for r in provision.cross_references if r.is_un),
                 ),
             )
