@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ..exports.jobs import jobs_file_for
 from ..settings import setting
 from ..storage import database_path, instance_path
+from .i18n import error_description
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
@@ -132,7 +133,7 @@ def create_app(config: dict | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc):
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-            return {"error": exc.name, "message": exc.description}, exc.code
+            return {"error": exc.name, "message": error_description(exc)}, exc.code
         return render_template("errors/error.html", error=exc), exc.code
 
     @app.errorhandler(Exception)

@@ -153,7 +153,34 @@ SOURCE_LABELS = {
     "offline": N_("offline workbook"),
     "prefill": N_("pre-filled from the previous round"),
     "demo": N_("demo data"),
+    "autosave": N_("saved automatically"),
+    "replay": N_("text kept in the browser, saved later"),
+    "script": N_("command line or script"),
 }
+# What to say when an error has no message of its own (werkzeug's defaults are English).
+ERROR_DESCRIPTIONS = {
+    400: N_("The request could not be understood. Go back and try again."),
+    401: N_("Log in to see this page."),
+    403: N_("Your account may not open this page."),
+    404: N_("There is no page at this address. Check the address, or go back to the start page."),
+    405: N_("This page cannot be opened this way. Go back and use the page's own buttons."),
+    409: N_("Someone changed this at the same time. Reload the page and try again."),
+    413: N_("The file is larger than the limit. Send a smaller file."),
+    422: N_("What was sent could not be processed. Go back and check it."),
+    429: N_("Too many attempts. Wait a few minutes and try again."),
+}
+
+
+def error_description(exc) -> str:
+    """An HTTP error's message in the page's language: the one it was raised with (already
+    translated where the app aborts), else the app's own text for its code instead of
+    werkzeug's English default."""
+    default = type(exc).description
+    if exc.description and exc.description != default:
+        return exc.description
+    return gettext(ERROR_DESCRIPTIONS[exc.code]) if exc.code in ERROR_DESCRIPTIONS else ""
+
+
 ERROR_TITLES = {
     400: N_("Bad request"),
     401: N_("Please log in"),
@@ -177,6 +204,10 @@ def label_helpers(model_getter) -> dict:
     def source_label(source):
         if source and source.startswith("copy:"):
             return gettext("copied from %(id)s", id=source[5:])
+        if source and source.startswith("undo:"):
+            return gettext("a change undone")
+        if source and source.startswith("migration:"):
+            return gettext("converted to the new answer scale")
         return _label(SOURCE_LABELS, source)
 
     def choice_label(list_name):
@@ -192,6 +223,7 @@ def label_helpers(model_getter) -> dict:
         "obligation_label": lambda code: _label(OBLIGATION_LABELS, code),
         "grouping_label": grouping_label,
         "error_title": lambda code: _label(ERROR_TITLES, code),
+        "error_description": error_description,
         "source_label": source_label,
         "region_label": region_label,
         "state_name": lambda state, lang=None: state_name(state, lang or current_language()),
