@@ -448,8 +448,10 @@ def counted_providers(
         CROSS JOIN answers v ON v.question = 'ta_provider' AND v.response_id = g.response_id
             AND v.provision_id = g.provision_id
         WHERE g.received_asked"""
+    from .storage.responses import decode
+
     return [
-        (region_, iso3, provision_id, json.loads(value))
+        (region_, iso3, provision_id, decode(value))
         for region_, iso3, provision_id, value in db.execute(sql, params)
     ]
 

@@ -144,6 +144,7 @@ def _compute(
 ) -> CoverageReport:
     ta_list = model.choice_list("ta_types")
     codes = tuple(ta_list.codes) if ta_list else ()
+    labels = {code: ta_list.label(code, lang) for code in codes}
     # (region, pid) -> {code: (requested, received)}, and the provision's totals
     by_type: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
     totals: dict[tuple[str, str], tuple[int, int, str]] = {}
@@ -186,8 +187,7 @@ def _compute(
                 received=n_rec,
                 uncovered_codes=uncovered_codes,
                 by_type=tuple(
-                    TypeNeeds(code, ta_list.label(code, lang), *types.get(code, (0, 0)))
-                    for code in codes
+                    TypeNeeds(code, labels[code], *types.get(code, (0, 0))) for code in codes
                 ),
                 priority=priority["priority"] if priority else None,
                 priority_rank=priority["rank"] if priority else None,
