@@ -1,8 +1,8 @@
 """Unmet TA demand and coordination: what each region asked for, what is already covered, by whom.
 
 For a region R, a provision P and a TA type T, over the counted States of R (submitted or
-validated) and only where the form asks the questions (`scoring.ta_coverage_counts` and `counted_providers`, the one
-counting rule of every aggregate):
+validated) and only where the form asks the questions (`scoring.ta_coverage_counts` and
+`counted_providers`, the one counting rule of every aggregate):
 
 - requested: States that selected T for P (with `ta_needed` = yes);
 - received: of those, States that say TA is already received on P (`ta_received` = yes);
@@ -267,6 +267,36 @@ def ta_coverage(
         (round_id,),
         {"grouping": grouping, "region": region, "instrument": instrument, "lang": lang},
         lambda: _compute(db, model, round_id, grouping, region, instrument, lang, statuses),
+        statuses=statuses,
+    )
+
+
+def ta_coverage_text(
+    db,
+    model,
+    round_id: str,
+    grouping: str,
+    dumps,
+    *,
+    region: str | None = None,
+    instrument: str | None = None,
+    statuses=COUNTED_STATUSES,
+) -> str:
+    """coverage_json of the report as text, `dumps(data) -> str` (the API's JSON encoder),
+    cached as text: a warm request copies one string. The report itself is computed here
+    without its own cache entry, which the API would never read."""
+    statuses = tuple(statuses)
+    return REPORT_CACHE.get_or_compute(
+        "ta_coverage_text",
+        db,
+        model,
+        (round_id,),
+        {"grouping": grouping, "region": region, "instrument": instrument},
+        lambda: dumps(
+            coverage_json(
+                _compute(db, model, round_id, grouping, region, instrument, "en", statuses)
+            )
+        ),
         statuses=statuses,
     )
 

@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 
 from ..i18n import LANGUAGES
 from ..reports import state_scores
-from ..reports.cache import REPORT_CACHE, regional_priorities
-from ..reports.coverage import coverage_json, ta_coverage
+from ..reports.cache import regional_priorities
+from ..reports.coverage import ta_coverage_text
 from ..reports.national import national_report, report_json
 from ..storage.states import get_state, regions
 from .db import get_db, get_model, round_or_404
@@ -95,19 +95,13 @@ def coverage(round_id):
     round_, grouping, region, instrument, _options = coverage_filters(
         round_id, region_required=False
     )
-    db, model = get_db(), get_model()
-    # The JSON text itself is cached (per round, filters and counted-responses version): a warm
-    # request copies one string instead of rebuilding every region's report as JSON.
-    body = REPORT_CACHE.get_or_compute(
-        "api.coverage",
-        db,
-        model,
-        (round_["id"],),
-        {"grouping": grouping, "region": region, "instrument": instrument},
-        lambda: current_app.json.dumps(
-            coverage_json(
-                ta_coverage(db, model, round_["id"], grouping, region=region, instrument=instrument)
-            )
-        ),
+    body = ta_coverage_text(
+        get_db(),
+        get_model(),
+        round_["id"],
+        grouping,
+        current_app.json.dumps,
+        region=region,
+        instrument=instrument,
     )
     return current_app.response_class(body + "\n", mimetype="application/json")
