@@ -180,6 +180,17 @@ def english_in(text: str, sources) -> list[str]:
     return sorted(hits)
 
 
+def untranslated(html: str, lang: str, sources) -> list[str]:
+    """What a page in `lang` shows in English: fragments of `sources`, and in a non-Latin
+    language every Latin word but the allowed names."""
+    assert f'<html lang="{lang}"' in html
+    text = visible_text(html)
+    hits = english_in(text, sources)
+    if lang in NON_LATIN:
+        hits += sorted(set(LATIN_WORD.findall(text)) - LATIN_ALLOWED)
+    return hits
+
+
 # -- a State's round, answered a little, with nothing English typed ---------------------------
 
 TYPED = {  # answers in no language the search looks for
@@ -231,13 +242,7 @@ def test_every_respondent_page_is_in_the_users_language(
     for url in respondent_urls(questionnaire, kenya_round):
         response = ken.get(url)
         assert response.status_code == 200, url
-        html = response.get_data(as_text=True)
-        assert f'<html lang="{lang}"' in html, url
-        text = visible_text(html)
-        hits = english_in(text, sources)
-        if lang in NON_LATIN:
-            hits += sorted(set(LATIN_WORD.findall(text)) - LATIN_ALLOWED)
-        if hits:
+        if hits := untranslated(response.get_data(as_text=True), lang, sources):
             found[url] = hits
     assert found == {}
 
@@ -251,13 +256,7 @@ def test_pages_before_logging_in_and_error_pages_follow_the_browsers_language(
     for url, status in (("/login", 200), ("/invite/not-a-token", 404), ("/no/such/page", 404)):
         response = client.get(url)
         assert response.status_code == status, url
-        html = response.get_data(as_text=True)
-        assert f'<html lang="{lang}"' in html, url
-        text = visible_text(html)
-        hits = english_in(text, sources)
-        if lang in NON_LATIN:
-            hits += sorted(set(LATIN_WORD.findall(text)) - LATIN_ALLOWED)
-        assert hits == [], (url, hits)
+        assert untranslated(response.get_data(as_text=True), lang, sources) == [], url
 
 
 @pytest.mark.parametrize("lang", OTHER)

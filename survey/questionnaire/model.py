@@ -169,10 +169,18 @@ class Provision:
 
     def citation(self, lang: str = "en") -> str:
         """How the provision is cited in `lang`: 'art. 46, par. 9-12', 'ст. 16, п. 2',
-        '第16条第2款', 'المادة 16، الفقرة 2' (survey.i18n.citation)."""
-        from ..i18n import citation
+        '第16条第2款', 'المادة 16، الفقرة 2' (survey.i18n.citation), worked out once per
+        language (a page or file cites a provision on every one of its rows)."""
+        cited = self._citations.get(lang)
+        if cited is None:
+            from ..i18n import citation
 
-        return citation(self.article, self.paragraphs, lang)
+            cited = self._citations[lang] = citation(self.article, self.paragraphs, lang)
+        return cited
+
+    @cached_property
+    def _citations(self) -> dict[str, str]:
+        return {}
 
     @property
     def treaty_key(self) -> tuple:

@@ -250,15 +250,22 @@ def _file(data, stem, file, model, english_names, problems, stale, stale_paths):
         stale_paths.append((lang, path, now))
         return False
 
-    out: dict[str, tuple[str, str]] = {}
-    for pid, entry in entries.items():
-        path = f"provisions.{pid}"
+    def provision_of(pid, path):
+        """The provision a key names, or None (reported as unknown)."""
+        nonlocal ok
         provision = model.provisions.get(pid) if isinstance(pid, str) else None
         if provision is None:
             add(
                 "unknown_provision", path, value=pid, suggestion=did_you_mean(pid, model.provisions)
             )
             ok = False
+        return provision
+
+    out: dict[str, tuple[str, str]] = {}
+    for pid, entry in entries.items():
+        path = f"provisions.{pid}"
+        provision = provision_of(pid, path)
+        if provision is None:
             continue
         texts = texts_of(entry, path, ENTRY_KEYS)
         if texts is None:
@@ -277,12 +284,8 @@ def _file(data, stem, file, model, english_names, problems, stale, stale_paths):
         raw_notes, ok = {}, False
     for pid, refs in raw_notes.items():
         path = f"notes.{pid}"
-        provision = model.provisions.get(pid) if isinstance(pid, str) else None
+        provision = provision_of(pid, path)
         if provision is None:
-            add(
-                "unknown_provision", path, value=pid, suggestion=did_you_mean(pid, model.provisions)
-            )
-            ok = False
             continue
         if not isinstance(refs, dict):
             add("wrong_type", path, expected="a mapping", found=type(refs).__name__)
