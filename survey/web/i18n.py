@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from flask import Blueprint, g, redirect, request, session
@@ -30,7 +31,10 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    return str(get_locale() or i18n.DEFAULT).split("_")[0]
+    """The page's language code ('fr'): the locale's language (not its whole identifier, which
+    Babel builds anew on every str(); pages ask for it once per row)."""
+    locale = get_locale()
+    return locale.language if locale is not None else i18n.DEFAULT
 
 
 def translate_text(text) -> Markup:
@@ -82,14 +86,20 @@ def format_share(share) -> str:
     return format_percent(share)
 
 
-def format_number(value, digits: int = 0, signed: bool = False) -> str:
-    """A number with `digits` decimals in the page's locale ("0.750", "0,750"); `signed` shows +."""
-    from flask_babel import format_decimal
+@functools.lru_cache(maxsize=32)
+def _number_pattern(digits: int, signed: bool):
+    """Babel's parsed pattern for format_number (parsing it took more than applying it)."""
+    from babel.numbers import parse_pattern
 
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
     if signed:
         pattern = f"+{pattern};-{pattern}"
-    return format_decimal(value, format=pattern)
+    return parse_pattern(pattern)
+
+
+def format_number(value, digits: int = 0, signed: bool = False) -> str:
+    """A number with `digits` decimals in the page's locale ("0.750", "0,750"); `signed` shows +."""
+    return _number_pattern(digits, signed).apply(value, get_locale())
 
 
 def init_app(app) -> None:
