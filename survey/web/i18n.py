@@ -80,10 +80,11 @@ def format_stamp(stamp: str | None) -> str:
 
 
 def format_share(share) -> str:
-    """A share (0.4) as a whole percentage in the page's locale: "40%", "40 %", "40‎%"."""
-    from flask_babel import format_percent
-
-    return format_percent(share)
+    """A share (0.4) as a whole percentage in the page's locale: "40%", "40 %", "40‎%"
+    (the locale's own percent pattern, as flask_babel.format_percent, without its per-call
+    set-up)."""
+    locale = get_locale()
+    return locale.percent_formats[None].apply(share, locale)
 
 
 @functools.lru_cache(maxsize=32)
