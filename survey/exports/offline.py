@@ -9,6 +9,7 @@ transaction through the same history as a web edit (source 'offline').
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -188,7 +189,20 @@ class _Formats:
 def _put(ws, row: int, col: int, value, fmt=None) -> None:
     """Write text that stays text (0-based row and column); None leaves the cell empty."""
     if value is not None:
-        write_text(ws, row, col, fit_cell(str(value), truncation_marker), fmt)
+        text = str(value)
+        fitted = _fitted(text) if len(text) <= CACHED_TEXT else fit_cell(text, truncation_marker)
+        write_text(ws, row, col, fitted, fmt)
+
+
+# Texts up to this length (characters) are worked out once: a sheet repeats its ids, citations,
+# titles, labels and guidance row after row. Answers can be long and are not kept.
+CACHED_TEXT = 2_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _fitted(text: str) -> str:
+    """fit_cell with the file's marker, once per distinct short text."""
+    return fit_cell(text, truncation_marker)
 
 
 def _guidance(provision, question, lang: str, long_text: bool, t) -> str:
@@ -275,6 +289,17 @@ def _lines(text: str | None, width: float) -> int:
     East Asian wide characters count twice, a line holds ~1.2 characters per width unit)."""
     if not text:
         return 1
+    if len(text) <= CACHED_TEXT:
+        return _short_lines(text, width)
+    return _count_lines(text, width)
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_lines(text: str, width: float) -> int:
+    return _count_lines(text, width)
+
+
+def _count_lines(text: str, width: float) -> int:
     per_line = max(1.0, width * 1.2)
     total = 0
     for paragraph in text.split("\n"):

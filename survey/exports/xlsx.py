@@ -39,7 +39,9 @@ class _Worksheet(Worksheet):
 
     @staticmethod
     def _escape_control_characters(data):
-        return _ESCAPE_START.sub("_x005F_", data) if isinstance(data, str) else data
+        if isinstance(data, str) and "_x" in data:  # most texts hold no pattern to escape
+            return _ESCAPE_START.sub("_x005F_", data)
+        return data
 
 
 _ESCAPED_START = re.compile(r"_x005F_(?=x[0-9a-fA-F]{4}_)")
