@@ -443,6 +443,21 @@ def bench_chapter(db_path, rounds):
 # -- (3) every report page and download -------------------------------------------------------------
 
 
+def _benchmark_app(copy: Path, workdir: Path, **config):
+    """The app on a copy of the demo database, login throttling off (many logins in a row)."""
+    from survey.web import create_app
+
+    return create_app(
+        {
+            "DATABASE": str(copy),
+            "SECRET_KEY": "benchmark",
+            "RATELIMIT_ENABLED": False,
+            "INSTANCE_PATH": str(workdir),
+            **config,
+        }
+    )
+
+
 def _login(client, email, password):
     import chapter
 
@@ -453,22 +468,13 @@ def bench_routes(db_path, runs):
     import routes
 
     from survey.demo import ANALYST_EMAIL, demo_accounts
-    from survey.web import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="survey-routes-"))
     copy = workdir / "survey.db"
     shutil.copy(db_path, copy)
     try:
-        app = create_app(
-            {
-                "DATABASE": str(copy),
-                "SECRET_KEY": "benchmark",
-                "RATELIMIT_ENABLED": False,
-                "INSTANCE_PATH": str(workdir),
-                # The workbook is built inside the request here, as the export worker would.
-                "EXPORT_JOBS": "immediate",
-            }
-        )
+        # The workbook is built inside the request here, as the export worker would.
+        app = _benchmark_app(copy, workdir, EXPORT_JOBS="immediate")
         accounts = {a["email"]: a for a in demo_accounts()}
         analyst, respondent = app.test_client(), app.test_client()
         _login(analyst, ANALYST_EMAIL, accounts[ANALYST_EMAIL]["password"])
@@ -499,20 +505,12 @@ def bench_reports(db_path, runs):
 
     from survey.demo import ANALYST_EMAIL, demo_accounts
     from survey.storage import connect
-    from survey.web import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="survey-reports-"))
     copy = workdir / "survey.db"
     shutil.copy(db_path, copy)
     try:
-        app = create_app(
-            {
-                "DATABASE": str(copy),
-                "SECRET_KEY": "benchmark",
-                "RATELIMIT_ENABLED": False,
-                "INSTANCE_PATH": str(workdir),
-            }
-        )
+        app = _benchmark_app(copy, workdir)
         reports.add_bare_page(app)
         accounts = {a["email"]: a for a in demo_accounts()}
         analyst = app.test_client()

@@ -276,22 +276,11 @@ def test_bad_filters_are_refused_and_respondents_see_nothing(login_as, coverage_
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, questionnaire):
-    from werkzeug.security import generate_password_hash
+    from tests.test_demo import _build
 
-    import survey.storage.users as users
-    from survey.demo import generate_demo
-    from survey.setup import prepare
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(
-            users,
-            "generate_password_hash",
-            lambda pw: generate_password_hash(pw, method="pbkdf2:sha256:1000"),
-        )
-        db, _ = prepare(tmp_path_factory.mktemp("demo") / "survey.db")
-        summary = generate_demo(db, questionnaire, seed=2026)
-    yield db, summary["rounds"]["current"]
-    db.conn.close()
+    built = _build(tmp_path_factory, questionnaire)
+    yield built.db, built.summary["rounds"]["current"]
+    built.db.conn.close()
 
 
 def test_coverage_on_demo_data_is_sane(demo, questionnaire):

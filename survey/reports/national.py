@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 
 from ..answers import relevant_answers
-from ..scoring import COUNTED_STATUSES, Index, index_by, score_state, state_index
+from ..scoring import COUNTED_STATUSES, Index, counted_states, index_by, score_state, state_index
 from ..storage.responses import find_response, response_values
 from ..storage.rounds import state_instruments
 from ..storage.states import get_state
@@ -154,12 +154,7 @@ def regional_context(db, model, round_id: str, iso3: str) -> RegionalContext | N
     rows = regional_priorities(db, model, round_id, CONTEXT_GROUPING, region=region)
     if not rows:
         return None
-    counted = db.execute(
-        f"""SELECT count(*) FROM responses r JOIN states s ON s.iso3 = r.state_iso3
-            WHERE r.round_id = ? AND s.{CONTEXT_GROUPING} = ?
-              AND r.status IN ({", ".join("?" for _ in COUNTED_STATUSES)})""",
-        [round_id, region, *COUNTED_STATUSES],
-    ).fetchone()[0]
+    counted = counted_states(db, round_id, CONTEXT_GROUPING).get(region, 0)
     return RegionalContext(
         CONTEXT_GROUPING,
         region,

@@ -109,31 +109,32 @@ def load_answers(db, response_id: int, provision_ids=None) -> dict[str, dict[str
     return out
 
 
-def response_values(db, response_id: int) -> dict[str, dict]:
-    """{provision_id: {question: value}}: every answer of a response, decoded (load_answers
-    without the version, author and time of each)."""
+def response_values(
+    db, response_id: int, provision_ids=None, *, texts: bool = True
+) -> dict[str, dict]:
+    """{provision_id: {question: value}}: the answers of a response, decoded (load_answers
+    without the version, author and time of each), for all provisions or only
+    `provision_ids`. With `texts` False, long texts come as a placeholder: progress, relevance
+    and scores need to know that they exist, not what they say."""
+    value = (
+        "value"
+        if texts
+        else "CASE WHEN length(value) > 80 AND substr(value, 1, 1) = '\"'"
+        " THEN '\"…\"' ELSE value END"
+    )
+    where, params = _only_provisions(provision_ids, "provision_id")
     out: dict[str, dict] = defaultdict(dict)
-    for pid, question, value in db.execute(
-        "SELECT provision_id, question, value FROM answers WHERE response_id = ?", [response_id]
+    for pid, question, text in db.execute(
+        f"SELECT provision_id, question, {value} FROM answers WHERE response_id = ?" + where,
+        [response_id, *params],
     ):
-        out[pid][question] = decode(value)
+        out[pid][question] = decode(text)
     return out
 
 
 def progress_values(db, response_id: int, provision_ids=None) -> dict[str, dict]:
-    """{provision_id: {question: value}} for progress counts and scores: choice answers decoded,
-    long texts replaced by a placeholder (progress, relevance and scores need to know that they
-    exist, not what they say). All provisions, or only `provision_ids`."""
-    sql = (
-        "SELECT provision_id, question,"
-        " CASE WHEN length(value) > 80 AND substr(value, 1, 1) = '\"' THEN '\"…\"' ELSE value END"
-        " FROM answers WHERE response_id = ?"
-    )
-    where, params = _only_provisions(provision_ids, "provision_id")
-    out: dict[str, dict] = defaultdict(dict)
-    for pid, question, value in db.execute(sql + where, [response_id, *params]):
-        out[pid][question] = decode(value)
-    return out
+    """response_values with long texts as a placeholder (for progress counts and scores)."""
+    return response_values(db, response_id, provision_ids, texts=False)
 
 
 def provisions_changed_since(db, response_id: int, after_id: int) -> set[str]:
