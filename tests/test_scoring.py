@@ -201,6 +201,28 @@ def test_one_region_is_ranked_as_in_the_whole_grouping(mdb, mini):
         assert alone
 
 
+def test_questionnaire_tables_follow_the_questionnaire_and_survive_a_rollback(mdb, mini):
+    """The temp tables of provisions and codes are built once per connection and questionnaire:
+    a questionnaire with other weights gets its own, and tables taken back by a rolled-back
+    transaction are built again rather than trusted."""
+    from dataclasses import replace
+
+    answer(mdb, mini, "KEN", {"TIP-6": {"compliance": "not_yet_considered", "ta_needed": "yes"}})
+    (row,) = regional_priorities(mdb, mini, "R1", "global")
+    assert row["priority"] == pytest.approx(0.5)  # consider: w 0.5, s 0, TA factor 1
+    weights = tuple((o, 0.8 if o == "consider" else w) for o, w in mini.scoring.weights)
+    heavier = replace(mini, scoring=replace(mini.scoring, weights=weights))
+    (row,) = regional_priorities(mdb, heavier, "R1", "global")
+    assert row["priority"] == pytest.approx(0.8)
+    with pytest.raises(RuntimeError):
+        with transaction(mdb):
+            mdb.conn.execute("DROP TABLE temp.q_provisions")
+            regional_priorities(mdb, mini, "R1", "global")  # built again, inside the transaction
+            raise RuntimeError("rolled back")
+    (row,) = regional_priorities(mdb, mini, "R1", "global")
+    assert row["priority"] == pytest.approx(0.5)
+
+
 def test_ta_demand_counts_states_and_selections(mdb, mini):
     answer(
         mdb,
