@@ -214,11 +214,10 @@ def test_questionnaire_tables_follow_the_questionnaire_and_survive_a_rollback(md
     heavier = replace(mini, scoring=replace(mini.scoring, weights=weights))
     (row,) = regional_priorities(mdb, heavier, "R1", "global")
     assert row["priority"] == pytest.approx(0.8)
-    with pytest.raises(RuntimeError):
-        with transaction(mdb):
-            mdb.conn.execute("DROP TABLE temp.q_provisions")
-            regional_priorities(mdb, mini, "R1", "global")  # built again, inside the transaction
-            raise RuntimeError("rolled back")
+    with pytest.raises(RuntimeError), transaction(mdb):
+        mdb.conn.execute("DROP TABLE temp.q_provisions")
+        regional_priorities(mdb, mini, "R1", "global")  # built again, inside the transaction
+        raise RuntimeError("rolled back")
     (row,) = regional_priorities(mdb, mini, "R1", "global")
     assert row["priority"] == pytest.approx(0.5)
 
