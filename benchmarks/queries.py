@@ -18,10 +18,13 @@ def aggregation(db, model, round_id: str):
     return all_priorities(db, model, round_id)
 
 
-def aggregation_floor(db, round_id: str, *, rounds=None, groupings=GROUPINGS, region_of=None):
+def aggregation_floor(
+    db, round_id: str, *, rounds=None, groupings=GROUPINGS, region_of=None, region=None
+):
     """Floor: the counted responses' compliance answers with each State's regions and the
     ta_needed answer of the same provision, the rows the aggregation's scored CTE reads (with
-    `region_of`, an ISO3 code: only the States in that State's region of the first grouping)."""
+    `region_of`, an ISO3 code: only the States in that State's region of the first grouping;
+    with `region`, a region code of the first grouping: only its States)."""
     rounds = rounds or [round_id]
     regions = ", ".join(region_expression(g) for g in groupings)
     marks = ", ".join("?" for _ in rounds)
@@ -31,6 +34,9 @@ def aggregation_floor(db, round_id: str, *, rounds=None, groupings=GROUPINGS, re
         column = region_expression(groupings[0])
         only = f" AND {column} = (SELECT {column} FROM states WHERE iso3 = ?)"
         params.append(region_of)
+    elif region is not None:
+        only = f" AND {region_expression(groupings[0])} = ?"
+        params.append(region)
     sql = f"""SELECT r.round_id, r.id, r.state_iso3, {regions}, a.provision_id, a.value, t.value
         FROM responses r JOIN states ON states.iso3 = r.state_iso3
         JOIN answers a ON a.question = 'compliance' AND a.response_id = r.id
@@ -46,28 +52,36 @@ def demand(db, model, round_id: str):
     return ta_demand(db, model, round_id, GROUPING)
 
 
-def demand_floor(db, round_id: str):
-    """Floor: the counted responses' compliance, ta_needed, ta_types and challenges answers with
-    the State's region, the rows ta_demand reads (before it unpacks the JSON lists)."""
-    sql = f"""SELECT r.state_iso3, {region_expression(GROUPING)}, a.provision_id, a.question, a.value
+def _answers_floor(db, round_id: str, questions, region):
+    """The counted responses' answers to `questions` with the State's region (of GROUPING),
+    only the States of `region` when given."""
+    expr = region_expression(GROUPING)
+    marks = ", ".join(f"'{q}'" for q in questions)
+    only, params = ("", [round_id]) if region is None else (f" AND {expr} = ?", [round_id, region])
+    sql = f"""SELECT r.state_iso3, {expr}, a.provision_id, a.question, a.value
         FROM responses r JOIN states ON states.iso3 = r.state_iso3
-        JOIN answers a ON a.response_id = r.id
-            AND a.question IN ('compliance', 'ta_needed', 'ta_types', 'challenges')
-        WHERE r.round_id = ? AND r.status IN ({_STATUSES})"""
-    return db.execute(sql, [round_id]).fetchall()
+        JOIN answers a ON a.response_id = r.id AND a.question IN ({marks})
+        WHERE r.round_id = ? AND r.status IN ({_STATUSES}){only}"""
+    return db.execute(sql, params).fetchall()
 
 
-def coverage_floor(db, round_id: str):
+def demand_floor(db, round_id: str, *, region=None):
+    """Floor: the counted responses' compliance, ta_needed, ta_types and challenges answers with
+    the State's region, the rows ta_demand reads (before it unpacks the JSON lists); with
+    `region`, only its States."""
+    return _answers_floor(
+        db, round_id, ("compliance", "ta_needed", "ta_types", "challenges"), region
+    )
+
+
+def coverage_floor(db, round_id: str, *, region=None):
     """Floor of the unmet-demand report: the counted responses' compliance, ta_needed, ta_types,
     ta_received and ta_provider answers with the State's region (what ta_coverage_counts and
-    counted_providers read), plus the aggregation's rows it ranks the needs by."""
-    sql = f"""SELECT r.state_iso3, {region_expression(GROUPING)}, a.provision_id, a.question, a.value
-        FROM responses r JOIN states ON states.iso3 = r.state_iso3
-        JOIN answers a ON a.response_id = r.id
-            AND a.question IN ('compliance', 'ta_needed', 'ta_types', 'ta_received', 'ta_provider')
-        WHERE r.round_id = ? AND r.status IN ({_STATUSES})"""
-    return db.execute(sql, [round_id]).fetchall() + aggregation_floor(
-        db, round_id, groupings=[GROUPING]
+    counted_providers read), plus the aggregation's rows it ranks the needs by; with `region`,
+    only its States."""
+    questions = ("compliance", "ta_needed", "ta_types", "ta_received", "ta_provider")
+    return _answers_floor(db, round_id, questions, region) + aggregation_floor(
+        db, round_id, groupings=[GROUPING], region=region
     )
 
 

@@ -55,7 +55,10 @@ def _rows_of_grouping(db, round_id, previous):
 
 
 def _priorities_inputs(db, round_id, previous):
-    return _rows_of_grouping(db, round_id, previous) + queries.demand_floor(db, round_id)
+    """The page ranks one region: its States' rows only."""
+    return queries.aggregation_floor(
+        db, round_id, groupings=[queries.GROUPING], region=REGION
+    ) + queries.demand_floor(db, round_id, region=REGION)
 
 
 def _dashboard_inputs(db, round_id, previous):
@@ -107,7 +110,7 @@ def _candidates(round_id: str, previous: str) -> list[tuple[str, Report]]:
             Report(
                 f"Regional priorities ({REGION})",
                 f"/reports/{round_id}/priorities?grouping={g}&region={REGION}",
-                f"{grouping_rows}; plus the TA-demand input rows",
+                f"{grouping_rows}, the region's States; plus their TA-demand input rows",
                 _priorities_inputs,
             ),
         ),
@@ -150,19 +153,19 @@ def _candidates(round_id: str, previous: str) -> list[tuple[str, Report]]:
         (
             "coverage.page",
             Report(
-                "Unmet TA demand and providers",
-                f"/reports/{round_id}/coverage?grouping={g}",
+                f"Unmet TA demand and providers ({REGION})",
+                f"/reports/{round_id}/coverage?grouping={g}&region={REGION}",
                 "compliance, ta_needed, ta_types, ta_received and ta_provider answers of the counted"
-                " responses, with the region; plus the aggregation's rows",
-                lambda db, r, p: queries.coverage_floor(db, r),
+                " responses of the region; plus the region's aggregation rows",
+                lambda db, r, p: queries.coverage_floor(db, r, region=REGION),
             ),
         ),
         (
             "api.coverage",
             Report(
-                "API: unmet TA demand",
+                "API: unmet TA demand, every region",
                 f"/api/v1/rounds/{round_id}/coverage?grouping={g}",
-                "the same rows as the coverage page",
+                "the coverage page's rows, for every region",
                 lambda db, r, p: queries.coverage_floor(db, r),
             ),
         ),
