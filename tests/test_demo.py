@@ -497,3 +497,63 @@ def test_notification_dates_read_as_dates(values):
     assert all(
         re.match(r"^(19|20)\d\d(-\d\d-\d\d)?(, note verbale No\. \d+/\d{4})?$", d) for d in dates
     )
+
+
+@pytest.mark.parametrize("instrument", [None, "UNCAC"])
+def test_priority_report_tallies_equal_a_count_of_the_stored_answers(
+    demo, current, values, questionnaire, instrument
+):
+    """The regional priorities page's TA demand, challenges, per-chapter figures and top TA
+    types, counted again here from the stored answers with the form's relevance rules."""
+    from survey.answers import relevant_answers
+    from survey.reports.build import ReportFilter, priority_report
+    from survey.scoring import COUNTED_STATUSES
+
+    region = "AFRICAN_GROUP"
+    status = dict(
+        demo.db.execute("SELECT state_iso3, status FROM responses WHERE round_id = ?", [current])
+    )
+    group = dict(demo.db.execute("SELECT iso3, un_regional_group FROM states"))
+    only = ReportFilter(instrument=instrument)
+    states: dict = defaultdict(set)  # (kind, code) -> ISO3s
+    selections: Counter = Counter()  # (kind, code)
+    by_chapter: Counter = Counter()  # (kind, chapter key, code)
+    per_provision: dict = defaultdict(Counter)  # provision -> TA type -> States
+    for (round_id, iso3, pid), answers in values.items():
+        provision = questionnaire.provisions.get(pid)
+        if (
+            round_id != current
+            or status.get(iso3) not in COUNTED_STATUSES
+            or group[iso3] != region
+            or provision is None
+            or not only.matches(provision)
+        ):
+            continue
+        kept = relevant_answers(provision, answers)
+        chosen = [("challenge", c) for c in kept.get("challenges") or []]
+        if kept.get("ta_needed") == "yes":
+            chosen += [("ta_type", c) for c in kept.get("ta_types") or []]
+        for kind, code in chosen:
+            states[kind, code].add(iso3)
+            selections[kind, code] += 1
+            by_chapter[kind, f"{provision.instrument}/{provision.chapter}", code] += 1
+            if kind == "ta_type":
+                per_provision[pid][code] += 1
+    data = priority_report(
+        demo.db, questionnaire, current, "un_regional_group", region, provisions=only
+    )
+    got = {
+        (r.kind, r.code): (r.n_states, r.n_selections)
+        for r in data["ta_demand"] + data["challenges"]
+    }
+    assert got == {key: (len(states[key]), n) for key, n in selections.items()}
+    for kind, chart in (
+        ("ta_type", data["ta_by_chapter"]),
+        ("challenge", data["challenges_by_chapter"]),
+    ):
+        expected = {(ch, code): n for (k, ch, code), n in by_chapter.items() if k == kind}
+        assert chart.selections == expected
+    for row in data["priorities"]:
+        top = per_provision[row["provision_id"]].most_common()
+        assert [t["states"] for t in row["top_ta_types"]] == [n for _c, n in top][:3]
+    assert len(selections) > 10 and sum(selections.values()) > 1000  # the check has data

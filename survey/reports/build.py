@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from ..i18n import _
 from ..scoring import (
     COUNTED_STATUSES,
-    counted_selections,
     index_by,
     round_changes,
     score_state,
+    selection_groups,
     state_index,
 )
 from ..storage.responses import find_response, progress_values
@@ -246,51 +246,69 @@ def _ta_labels(model):
     return shared, challenges
 
 
-def _selections(db, model, round_id: str, grouping: str, region: str):
-    """(kind, State, provision, code) for every counted TA-type and challenge selection of a
-    region, under the one counting rule of survey.scoring (docs/scoring.md)."""
-    return counted_selections(db, model, round_id, grouping, region=region)
+@dataclass
+class _Selections:
+    """A region's counted selections, tallied in one pass (a region has tens of thousands):
+    per kind and code, and per kind, chapter key and code, the selecting States and the number
+    of (State, provision) selections; per provision, the States selecting each TA type."""
+
+    states: dict = field(default_factory=lambda: defaultdict(set))  # (kind, code) -> ISO3s
+    counts: dict = field(default_factory=lambda: defaultdict(int))  # (kind, code) -> n
+    chapter_states: dict = field(default_factory=lambda: defaultdict(set))  # (kind, ch, code)
+    chapter_counts: dict = field(default_factory=lambda: defaultdict(int))  # (kind, ch, code)
+    ta_states: dict = field(default_factory=lambda: defaultdict(dict))  # pid -> code -> ISO3s
 
 
-def _demand(selections, kind, labels, respondents, lang: str = "en") -> list[DemandRow]:
-    states: dict[str, set] = defaultdict(set)
-    counts: dict[str, int] = defaultdict(int)
-    for k, iso3, _pid, code in selections:
-        if k == kind:
-            states[code].add(iso3)
-            counts[code] += 1
+def _selections(db, model, round_id: str, grouping: str, region: str, provisions) -> _Selections:
+    """Every counted TA-type and challenge selection of a region on the provisions the filter
+    covers, under the one counting rule of survey.scoring (docs/scoring.md), tallied from
+    SQL's groups per (kind, provision, code) (a few thousand rows instead of one per
+    selection)."""
+    chapter_key = {
+        pid: f"{p.instrument}/{p.chapter}"
+        for pid, p in model.provisions.items()
+        if provisions.matches(p)
+    }
+    tally = _Selections()
+    for kind, pid, code, states in selection_groups(db, model, round_id, grouping, region=region):
+        chapter = chapter_key.get(pid)
+        if chapter is None:
+            continue
+        tally.states[kind, code].update(states)
+        tally.counts[kind, code] += len(states)
+        tally.chapter_states[kind, chapter, code].update(states)
+        tally.chapter_counts[kind, chapter, code] += len(states)
+        if kind == "ta_type":
+            tally.ta_states[pid][code] = states
+    return tally
+
+
+def _demand(tally: _Selections, kind, labels, respondents, lang: str = "en") -> list[DemandRow]:
     rows = [
         DemandRow(
             kind,
             code,
             labels.label(code, lang),
-            len(states[code]),
-            len(states[code]) / respondents if respondents else 0.0,
-            counts[code],
+            len(tally.states[k, code]),
+            len(tally.states[k, code]) / respondents if respondents else 0.0,
+            n,
         )
-        for code in counts
+        for (k, code), n in tally.counts.items()
+        if k == kind
     ]
     return sorted(rows, key=lambda r: (-r.n_selections, -r.n_states, r.code))
 
 
-def _demand_by_chapter(model, selections, kind, rows: list[DemandRow], lang) -> DemandByChapter:
-    chapters = {}
-    selected: dict[tuple[str, str], int] = defaultdict(int)
-    states: dict[tuple[str, str], set] = defaultdict(set)
-    for k, iso3, pid, code in selections:
-        if k != kind:
-            continue
-        chapter = model.chapter_of(model.provisions[pid])
-        chapters[chapter.key] = chapter
-        selected[chapter.key, code] += 1
-        states[chapter.key, code].add(iso3)
-    ordered = [c for c in model.chapters.values() if c.key in chapters]
+def _demand_by_chapter(model, tally: _Selections, kind, rows: list[DemandRow], lang):
+    selected = {(ch, code): n for (k, ch, code), n in tally.chapter_counts.items() if k == kind}
+    keys = {ch for ch, _code in selected}
+    ordered = [c for key, c in model.chapters.items() if key in keys]
     return DemandByChapter(
         kind,
         [(c.key, chapter_label(c, lang)) for c in ordered],
         [(r.code, r.label) for r in rows],
-        dict(selected),
-        {key: len(v) for key, v in states.items()},
+        selected,
+        {(ch, code): len(v) for (k, ch, code), v in tally.chapter_states.items() if k == kind},
     )
 
 
@@ -335,16 +353,8 @@ def priority_report(
 def _priority_report(db, model, round_id, grouping, region, top, lang, provisions, page, page_size):
     rows = regional_priorities(db, model, round_id, grouping, region=region)
     ta_list, challenge_list = _ta_labels(model)
-    selections = [
-        s
-        for s in _selections(db, model, round_id, grouping, region)
-        if provisions.matches(model.provisions[s[2]])
-    ]
+    selections = _selections(db, model, round_id, grouping, region, provisions)
     # Most requested TA types per provision in this region.
-    ta_states: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
-    for kind, iso3, pid, code in selections:
-        if kind == "ta_type":
-            ta_states[pid][code].add(iso3)
     ta_by_provision = {
         pid: sorted(
             (
@@ -353,7 +363,7 @@ def _priority_report(db, model, round_id, grouping, region, top, lang, provision
             ),
             key=lambda t: (-t["states"], t["code"]),
         )
-        for pid, by_code in ta_states.items()
+        for pid, by_code in selections.ta_states.items()
     }
     respondents = db.execute(
         f"""SELECT count(*) FROM responses r JOIN states ON states.iso3 = r.state_iso3
