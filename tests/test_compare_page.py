@@ -143,3 +143,19 @@ def test_the_cached_page_follows_a_new_submission(analyst, two_rounds, db):
     assert n_row(page, "World") == ("3", "3")
     # FRA had no gap before and has one now: one gap opened, and UNCAC-15 went from 2/3 to 2/3.
     assert 'States that opened gaps <span class="muted">(1)</span>' in page
+
+
+def test_one_region_can_be_chosen(analyst, two_rounds):
+    """The page's region menu: only that region's counts and rows (a 500 before)."""
+    for population in ("panel", "all"):
+        response = analyst.client.get(
+            "/reports/later/compare?grouping=un_regional_group&region=AFRICAN_GROUP"
+            f"&population={population}"
+        )
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert n_row(page, "African Group") == ("2", "2")
+        assert n_row(page, "Western European and other States Group") is None
+        assert '<option value="AFRICAN_GROUP" selected>' in page
+    rows = _csv(analyst, "grouping=un_regional_group&region=WEOG&population=all")
+    assert rows == []  # FRA answered in the earlier round only: nothing scored in both
