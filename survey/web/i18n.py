@@ -30,10 +30,20 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(i18n.LANGUAGES)) or i18n.DEFAULT
 
 
+def page_locale():
+    """The request's Babel locale, looked up once per request (Flask-Babel's get_locale
+    resolves its context on every call; report pages ask once per number and per text)."""
+    try:
+        return g._survey_locale
+    except AttributeError:
+        locale = g._survey_locale = get_locale()
+        return locale
+
+
 def current_language() -> str:
     """The page's language code ('fr'): the locale's language (not its whole identifier, which
     Babel builds anew on every str(); pages ask for it once per row)."""
-    locale = get_locale()
+    locale = page_locale()
     return locale.language if locale is not None else i18n.DEFAULT
 
 
@@ -95,7 +105,7 @@ def format_share(share) -> str:
     """A share (0.4) as a whole percentage in the page's locale: "40%", "40 %", "40‎%"
     (the locale's own percent pattern, as flask_babel.format_percent, without its per-call
     set-up)."""
-    locale = get_locale()
+    locale = page_locale()
     return locale.percent_formats[None].apply(share, locale)
 
 
@@ -112,7 +122,7 @@ def _number_pattern(digits: int, signed: bool):
 
 def format_number(value, digits: int = 0, signed: bool = False) -> str:
     """A number with `digits` decimals in the page's locale ("0.750", "0,750"); `signed` shows +."""
-    return _number_pattern(digits, signed).apply(value, get_locale())
+    return _number_pattern(digits, signed).apply(value, page_locale())
 
 
 def init_app(app) -> None:
