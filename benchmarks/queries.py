@@ -76,9 +76,8 @@ def demand_floor(db, round_id: str, *, region=None):
 
 def coverage_floor(db, round_id: str, *, region=None):
     """Floor of the unmet-demand report: the counted responses' compliance, ta_needed, ta_types,
-    ta_received and ta_provider answers with the State's region (what ta_coverage_counts and
-    counted_providers read), plus the aggregation's rows it ranks the needs by; with `region`,
-    only its States."""
+    ta_received and ta_provider answers with the State's region (what ta_coverage_rows reads),
+    plus the aggregation's rows it ranks the needs by; with `region`, only its States."""
     questions = ("compliance", "ta_needed", "ta_types", "ta_received", "ta_provider")
     return _answers_floor(db, round_id, questions, region) + aggregation_floor(
         db, round_id, groupings=[GROUPING], region=region

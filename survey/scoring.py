@@ -372,25 +372,12 @@ def _asked(
     return sql, params
 
 
-# From the `asked` answers (see _asked) to each selected TA type (j.value) where TA is needed.
-TA_SELECTIONS = """FROM asked g
-        CROSS JOIN answers t ON t.question = 'ta_needed' AND t.response_id = g.response_id
-            AND t.provision_id = g.provision_id AND t.value = '"yes"'
-        CROSS JOIN answers a ON a.question = 'ta_types' AND a.response_id = g.response_id
-            AND a.provision_id = g.provision_id
-        CROSS JOIN json_each(a.value) j
-        WHERE g.ta_asked"""
-# From the `asked` answers (with received=True) to those that say TA is already received
-# (callers add WHERE g.received_asked).
-RECEIVED = """FROM asked g
-        CROSS JOIN answers r ON r.question = 'ta_received' AND r.response_id = g.response_id
-            AND r.provision_id = g.provision_id AND r.value = '"yes"'"""
 # Both ways a selection counts, in one SELECT: each selected TA type where TA is needed and the
 # compliance answer asks it, and each selected challenge where it asks them. Rows: region,
 # state_iso3, provision_id, kind ('ta_type' or 'challenge'), code. One SELECT rather than a
-# UNION ALL of one per kind: SQLite (3.40) plans every branch of such a compound after the
-# first with a Bloom filter and a look-up of the answers table itself instead of its covering
-# index, which took a region's selections from 46 to 81 ms.
+# UNION ALL of one per kind: where the database holds ANALYZE statistics, SQLite planned the
+# later branch's join into `answers` with a Bloom filter, which reads the table itself instead
+# of its covering index (a region's selections took 81 ms instead of 46).
 SELECTIONS = """SELECT g.region, g.state_iso3, g.provision_id,
             CASE a.question WHEN 'ta_types' THEN 'ta_type' ELSE 'challenge' END AS kind,
             j.value AS code
@@ -417,9 +404,9 @@ def selection_groups(
     """Every counted TA-type and challenge selection, under the same rule as `ta_demand` (which
     aggregates them), grouped: (kind 'ta_type' or 'challenge', provision id, code, the ISO3
     codes of the States selecting it there), one row per (kind, provision, code) selected at
-    least once. A State
-    selects a code on a provision at most once (one answer per provision and question, a code
-    at most once in it), so the tuple's length is the number of selections."""
+    least once. A State selects a code on a provision at most once (one answer per provision
+    and question, a code at most once in it), so the tuple's length is the number of
+    selections."""
     sql, params = _asked(model, db, round_id, grouping, region, None, statuses)
     sql += f"""
         SELECT kind, provision_id, code, group_concat(DISTINCT state_iso3)
@@ -484,7 +471,7 @@ def article_needs(
     return db.execute(sql, params).fetchall()
 
 
-def counted_providers(
+def ta_coverage_rows(
     db,
     model,
     round_id: str,
@@ -492,65 +479,72 @@ def counted_providers(
     *,
     region: str | None = None,
     instrument: str | None = None,
+    providers: bool = True,
     statuses=COUNTED_STATUSES,
-) -> list[tuple[str, str, str, str]]:
-    """Every counted "TA already received" that names its provider, under the rule of
-    `ta_demand`: rows (region, State ISO3, provision id, provider text as the State wrote it).
-    `ta_received` is 'yes' where the compliance answer asks it; `region` and `instrument`
-    filter as in `ta_demand`."""
+) -> tuple[list[tuple], list[tuple[str, str, str, str]]]:
+    """Unmet TA demand and the providers already helping, counted in SQL in one pass under the
+    rule of `ta_demand` (memory does not grow with the number of States); `region` and
+    `instrument` filter as in `ta_demand`. Returns (counts, providers):
+
+    counts: rows (region, provision id, code, requested, received, uncovered): with a TA type
+    `code`, the States requesting it and those of them already receiving TA on the provision
+    (uncovered None); with code None, the provision's totals over all types and `uncovered` the
+    ISO3 codes of requesting States not receiving TA, space separated (unordered).
+
+    providers: every counted "TA already received" that names its provider: rows (region,
+    State ISO3, provision id, provider text as the State wrote it); [] when `providers` is
+    False. TA received counts where the compliance answer asks it."""
     sql, params = _asked(model, db, round_id, grouping, region, instrument, statuses, received=True)
-    sql += f"""
-        SELECT g.region, g.state_iso3, g.provision_id, v.value {RECEIVED}
-        CROSS JOIN answers v ON v.question = 'ta_provider' AND v.response_id = g.response_id
-            AND v.provision_id = g.provision_id
-        WHERE g.received_asked"""
-    from .storage.responses import decode
-
-    return [
-        (region_, iso3, provision_id, decode(value))
-        for region_, iso3, provision_id, value in db.execute(sql, params)
-    ]
-
-
-def ta_coverage_counts(
-    db,
-    model,
-    round_id: str,
-    grouping: str,
-    *,
-    region: str | None = None,
-    instrument: str | None = None,
-    statuses=COUNTED_STATUSES,
-) -> list[tuple]:
-    """Unmet TA demand counted in SQL under the rule of `ta_demand` (memory does not
-    grow with the number of States). Rows (region, provision id, code, requested, received,
-    uncovered): with a TA type `code`, the States requesting it and those of them already
-    receiving TA on the provision (uncovered None); with code None, the provision's totals over
-    all types and `uncovered` the ISO3 codes of requesting States not receiving TA, space
-    separated (unordered)."""
-    sql, params = _asked(model, db, round_id, grouping, region, instrument, statuses, received=True)
-    # Whether the State already receives TA on the provision is a column of each request (the
-    # same compliance answer asks both), looked up inside the one pass over the answers: a
-    # second pass (a `rec` CTE joined back) was planned with a Bloom filter and look-ups of
-    # the answers table itself, and took half the time.
+    provider = (
+        """CASE WHEN rec THEN (SELECT v.value FROM answers v INDEXED BY answers_by_question
+            WHERE v.question = 'ta_provider' AND v.response_id = l.response_id
+                AND v.provision_id = l.provision_id) END"""
+        if providers
+        else "NULL"
+    )
+    # Each asked answer once, with what the three results need looked up by index: the TA
+    # types where TA is needed, whether TA is already received, and the provider named. The
+    # results then read this table only: no branch of the UNION ALL joins `answers`, which
+    # SQLite would plan with a Bloom filter where the database holds statistics (reading the
+    # table instead of its covering index: twice as slow).
     sql += f""",
-        req AS MATERIALIZED (
-            SELECT g.region, g.state_iso3, g.provision_id, j.value AS code,
+        looked AS MATERIALIZED (
+            SELECT g.region, g.state_iso3, g.provision_id, g.response_id,
+                   CASE WHEN g.ta_asked AND EXISTS (
+                           SELECT 1 FROM answers t WHERE t.question = 'ta_needed'
+                               AND t.response_id = g.response_id
+                               AND t.provision_id = g.provision_id AND t.value = '"yes"')
+                       THEN (SELECT v.value FROM answers v INDEXED BY answers_by_question
+                           WHERE v.question = 'ta_types' AND v.response_id = g.response_id
+                               AND v.provision_id = g.provision_id) END AS types,
                    g.received_asked AND EXISTS (
                        SELECT 1 FROM answers r WHERE r.question = 'ta_received'
                            AND r.response_id = g.response_id AND r.provision_id = g.provision_id
                            AND r.value = '"yes"') AS rec
-            {TA_SELECTIONS}
-        )
-        SELECT region, provision_id, code, count(DISTINCT state_iso3),
+            FROM asked g WHERE g.ta_asked OR g.received_asked
+        ),
+        base AS MATERIALIZED (SELECT l.*, {provider} AS provider FROM looked l)
+        SELECT 'type', region, provision_id, j.value, count(DISTINCT state_iso3),
                count(DISTINCT CASE WHEN rec THEN state_iso3 END), NULL
-        FROM req GROUP BY region, provision_id, code
+        FROM base CROSS JOIN json_each(base.types) j
+        GROUP BY region, provision_id, j.value
         UNION ALL
-        SELECT region, provision_id, NULL, count(*), sum(rec),
+        SELECT 'total', region, provision_id, NULL, count(*), sum(rec),
                group_concat(CASE WHEN NOT rec THEN state_iso3 END, ' ')
-        FROM (SELECT DISTINCT region, state_iso3, provision_id, rec FROM req)
-        GROUP BY region, provision_id"""
-    return db.execute(sql, params).fetchall()
+        FROM base WHERE json_array_length(types) > 0
+        GROUP BY region, provision_id
+        UNION ALL
+        SELECT 'provider', region, provision_id, state_iso3, NULL, NULL, provider
+        FROM base WHERE provider IS NOT NULL"""
+    from .storage.responses import decode
+
+    counts, named = [], []
+    for kind, region_, pid, code, requested, received, text in db.execute(sql, params):
+        if kind == "provider":
+            named.append((region_, code, pid, decode(text)))
+        else:
+            counts.append((region_, pid, code, requested, received, text))
+    return counts, named
 
 
 def counted_states(

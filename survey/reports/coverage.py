@@ -1,8 +1,8 @@
 """Unmet TA demand and coordination: what each region asked for, what is already covered, by whom.
 
 For a region R, a provision P and a TA type T, over the counted States of R (submitted or
-validated) and only where the form asks the questions (`scoring.ta_coverage_counts` and
-`counted_providers`, the one counting rule of every aggregate):
+validated) and only where the form asks the questions (`scoring.ta_coverage_rows`, the one
+counting rule of every aggregate):
 
 - requested: States that selected T for P (with `ta_needed` = yes);
 - received: of those, States that say TA is already received on P (`ta_received` = yes);
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..scoring import COUNTED_STATUSES, counted_providers, counted_states, ta_coverage_counts
+from ..scoring import COUNTED_STATUSES, counted_states, ta_coverage_rows
 from ..storage.states import region_label
 from .cache import REPORT_CACHE, regional_priorities
 
@@ -148,22 +148,27 @@ def _compute(
     # (region, pid) -> {code: (requested, received)}, and the provision's totals
     by_type: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
     totals: dict[tuple[str, str], tuple[int, int, str]] = {}
-    for region_, pid, code, n_req, n_rec, uncovered in ta_coverage_counts(
-        db, model, round_id, grouping, region=region, instrument=instrument, statuses=statuses
-    ):
+    counts, mentioned = ta_coverage_rows(
+        db,
+        model,
+        round_id,
+        grouping,
+        region=region,
+        instrument=instrument,
+        providers=providers,
+        statuses=statuses,
+    )
+    for region_, pid, code, n_req, n_rec, uncovered in counts:
         if code is None:
             totals[(region_, pid)] = (n_req, n_rec, " ".join(sorted((uncovered or "").split())))
         else:
             by_type.setdefault((region_, pid), {})[code] = (n_req, n_rec)
     named: dict[tuple[str, str], list[tuple[str, str, str]]] = {}  # (region, key) -> mentions
-    if providers:
-        for region_, iso3, pid, value in counted_providers(
-            db, model, round_id, grouping, region=region, instrument=instrument, statuses=statuses
-        ):
-            if isinstance(value, str) and value.strip():
-                named.setdefault((region_, provider_key(value)), []).append(
-                    (" ".join(value.split()), iso3, pid)
-                )
+    for region_, iso3, pid, value in mentioned:
+        if isinstance(value, str) and value.strip():
+            named.setdefault((region_, provider_key(value)), []).append(
+                (" ".join(value.split()), iso3, pid)
+            )
     priorities = {
         (row["region"], row["provision_id"]): row
         for row in regional_priorities(
