@@ -43,6 +43,14 @@ def n_row(page, region):
     return found and found.groups()
 
 
+def chart_labels(page) -> list[str]:
+    """The bar labels of the page's chart of largest changes."""
+    import json
+
+    found = re.search(r'<script type="application/json" id="changes-data">(.*?)</script>', page)
+    return json.loads(found.group(1))["data"][0]["y"] if found else []
+
+
 @pytest.fixture
 def analyst(login_as):
     return login_as("analyst@example.org")
@@ -157,5 +165,11 @@ def test_one_region_can_be_chosen(analyst, two_rounds):
         assert n_row(page, "African Group") == ("2", "2")
         assert n_row(page, "Western European and other States Group") is None
         assert '<option value="AFRICAN_GROUP" selected>' in page
+        # The chart's bars name the provision only: the region is the one chosen.
+        assert chart_labels(page) and not [y for y in chart_labels(page) if "African" in y]
+    every = analyst.client.get("/reports/later/compare?grouping=un_regional_group").get_data(
+        as_text=True
+    )
+    assert all(y.startswith("<b>African Group</b><br>") for y in chart_labels(every))
     rows = _csv(analyst, "grouping=un_regional_group&region=WEOG&population=all")
     assert rows == []  # FRA answered in the earlier round only: nothing scored in both

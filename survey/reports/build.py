@@ -1038,17 +1038,22 @@ def _comparison_rows(
         "n_opened": len(opened),
         "closed": closed[:GAPS_SHOWN],
         "opened": opened[:GAPS_SHOWN],
-        "figure": _changes_figure(moved[:20], previous_round, round_id),
+        "figure": _changes_figure(moved[:20], previous_round, round_id, with_region=region is None),
     }
 
 
-def _changes_figure(largest: list[ChangeRow], previous_round: str, round_id: str) -> dict:
-    """The largest changes in gap share as horizontal bars: progress (fall) green, rise red."""
+def _changes_figure(
+    largest: list[ChangeRow], previous_round: str, round_id: str, *, with_region: bool = True
+) -> dict:
+    """The largest changes in gap share as horizontal bars: progress (fall) green, rise red.
+    `with_region` False (one region chosen, named in the page's table): bars carry the
+    provision alone."""
     rows = list(reversed(largest))  # largest on top
     # The region on a line of its own: an Arabic region name and an English title on one line
     # would be reordered by the bidi algorithm into an unreadable mix.
     labels = [
-        f"<b>{_wrapped(r.region_label, 48)}</b><br>{_wrapped(f'{r.provision_id} {r.title}', 48)}"
+        (f"<b>{_wrapped(r.region_label, 48)}</b><br>" if with_region else "")
+        + _wrapped(f"{r.provision_id} {r.title}", 48)
         for r in rows
     ]
     return {
