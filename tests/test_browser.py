@@ -565,6 +565,19 @@ CHART_CHECK = """
       const across = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
       if (overlap > 2 && across > 2) problems.push(`overlap: "${a}" / "${b}"`);
     }
+  // Legend entries clear of the axis titles and tick labels (a legend under the plot can
+  // run into the x-axis title).
+  const legend = [...plot.querySelectorAll('g.legend text')].filter(t => t.textContent.trim());
+  const others = [...plot.querySelectorAll('text.xtitle, text.ytitle, g.xtick text')]
+    .filter(t => t.textContent.trim());
+  for (const l of legend)
+    for (const o of others) {
+      const rl = l.getBoundingClientRect(), ro = o.getBoundingClientRect();
+      const overlap = Math.min(rl.bottom, ro.bottom) - Math.max(rl.top, ro.top);
+      const across = Math.min(rl.right, ro.right) - Math.max(rl.left, ro.left);
+      if (overlap > 2 && across > 2)
+        problems.push(`legend over axis: "${l.textContent}" / "${o.textContent}"`);
+    }
   return {index, ticks: ticks.length, problems};
 })
 """

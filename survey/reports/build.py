@@ -574,6 +574,13 @@ def _by_chapter_figure(table: DemandByChapter, title: str) -> dict:
         "#bcbd22",
         "#17becf",
     ]
+    # The legend sits in a bottom margin sized to hold it, starting 70 px below the plot area
+    # (under the tick labels and the axis title). Plotly places a legend in fractions of the
+    # plot area's height, so the fraction is worked out from pixels: a fixed fraction ran into
+    # the axis title on short charts.
+    plot_area = _bar_heights(labels) + 40
+    bottom = 70 + 40 * ((len(table.codes) + 2) // 3)  # three entries a row, up to two lines
+    legend_y = -70 / plot_area
     return {
         "data": [
             {
@@ -599,9 +606,9 @@ def _by_chapter_figure(table: DemandByChapter, title: str) -> dict:
             "barmode": "stack",
             "xaxis": {"title": {"text": _plain(_("Selections (State × provision)"))}},
             "yaxis": {"automargin": True, "tickfont": {"size": 12}},
-            "legend": {"orientation": "h", "y": -0.12, "yanchor": "top", "traceorder": "normal"},
-            "height": 260 + _bar_heights(labels) + 22 * ((len(table.codes) + 2) // 3),
-            "margin": {"b": 40, "l": _label_margin(labels)},
+            "legend": {"orientation": "h", "y": legend_y, "yanchor": "top", "traceorder": "normal"},
+            "height": 100 + plot_area + bottom,
+            "margin": {"b": bottom, "t": 100, "l": _label_margin(labels)},
         },
     }
 
