@@ -128,12 +128,20 @@ class CrossReference:
         return self.provision if self.is_un else f"{self.instrument}-{self.article}"
 
     def citation(self, lang: str = "en") -> str:
-        """'COECRIM art. 13' in `lang` ('COECRIM, art. 13', 'COECRIM第13条')."""
-        from ..i18n import external_citation
+        """'COECRIM art. 13' in `lang` ('COECRIM, art. 13', 'COECRIM第13条'), worked out once
+        per language, as Provision.citation (the national report cites each on every gap)."""
+        if self.is_un:
+            return self.provision
+        cited = self._citations.get(lang)
+        if cited is None:
+            from ..i18n import external_citation
 
-        return (
-            self.provision if self.is_un else external_citation(self.instrument, self.article, lang)
-        )
+            cited = self._citations[lang] = external_citation(self.instrument, self.article, lang)
+        return cited
+
+    @cached_property
+    def _citations(self) -> dict[str, str]:
+        return {}
 
     @property
     def label(self) -> str:
