@@ -97,6 +97,15 @@ class Question:
         return self.relevant is None or self.relevant.evaluate(answers)
 
 
+def _once_per_language(cited, lang: str, work) -> str:
+    """`work()` (a citation in `lang`) kept on the frozen object `cited` per language: the
+    questionnaire's objects live until it is reloaded, and pages cite them on every row."""
+    kept = cited.__dict__.setdefault("_citations", {})
+    if lang not in kept:
+        kept[lang] = work()
+    return kept[lang]
+
+
 @dataclass(frozen=True)
 class CrossReference:
     """A link from a provision to a UN provision (`provision`) or an article of another instrument."""
@@ -132,16 +141,11 @@ class CrossReference:
         per language, as Provision.citation (the national report cites each on every gap)."""
         if self.is_un:
             return self.provision
-        cited = self._citations.get(lang)
-        if cited is None:
-            from ..i18n import external_citation
+        from ..i18n import external_citation
 
-            cited = self._citations[lang] = external_citation(self.instrument, self.article, lang)
-        return cited
-
-    @cached_property
-    def _citations(self) -> dict[str, str]:
-        return {}
+        return _once_per_language(
+            self, lang, lambda: external_citation(self.instrument, self.article, lang)
+        )
 
     @property
     def label(self) -> str:
@@ -179,16 +183,9 @@ class Provision:
         """How the provision is cited in `lang`: 'art. 46, par. 9-12', 'ст. 16, п. 2',
         '第16条第2款', 'المادة 16، الفقرة 2' (survey.i18n.citation), worked out once per
         language (a page or file cites a provision on every one of its rows)."""
-        cited = self._citations.get(lang)
-        if cited is None:
-            from ..i18n import citation
+        from ..i18n import citation
 
-            cited = self._citations[lang] = citation(self.article, self.paragraphs, lang)
-        return cited
-
-    @cached_property
-    def _citations(self) -> dict[str, str]:
-        return {}
+        return _once_per_language(self, lang, lambda: citation(self.article, self.paragraphs, lang))
 
     @property
     def treaty_key(self) -> tuple:
