@@ -477,3 +477,19 @@ def test_officials_see_regional_figures_only_when_enough_states_count(
     # Kenya not_yet, Egypt fully, three partly: four of five with a gap.
     assert float(five["region_gap_share"]) == pytest.approx(0.8)
     assert five["region_states_scored"] == "5" and int(five["region_rank"]) >= 1
+
+
+def test_the_regional_table_cites_provisions_in_the_page_language(
+    db, login_as, questionnaire, round_id, kenya
+):
+    """The table placing each gap in the region cites it as the rest of the page does, in the
+    reader's language ('art. 5' in French), not in the English of the CSV."""
+    _answer(db, round_id, "EGY", {"UNTOC-5": {"compliance": "fully"}})
+    db.execute("UPDATE users SET language = 'fr' WHERE email = 'analyst@example.org'")
+    page = login_as("analyst@example.org").client.get(f"/national/{round_id}/KEN").text
+    table = page[page.index('class="data national-region"') :]
+    table = table[: table.index("</table>")]
+    french = questionnaire.provisions["UNTOC-5"].citation("fr")
+    assert french != questionnaire.provisions["UNTOC-5"].reference
+    assert f"UNTOC {french}" in table
+    assert questionnaire.provisions["UNTOC-5"].reference not in table
