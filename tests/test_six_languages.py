@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 
 from survey.i18n import LANGUAGES
 from survey.responding import save_provision
-from survey.storage.responses import get_or_create_response
+from survey.storage.responses import change_status, get_or_create_response
 
 OTHER = [lang for lang in LANGUAGES if lang != "en"]
 # In Arabic, Chinese and Russian any Latin word is suspect, whether or not the catalogs hold it
@@ -166,6 +166,12 @@ def questionnaire_english(questionnaire, lang: str) -> frozenset[str]:
         translated = text.get(lang)
         if translated != text.en:
             found.update(f for f in _fragments(text.en) if f not in translated)
+    # Citations are catalog patterns, not literal msgids: the English ones are looked for
+    # whole ('Art. 6, para. 2(b)-(d)' where French cites 'art. 6, par. 2 (b)-(d)', 'Art. 5'
+    # where it cites 'art. 5').
+    for provision in questionnaire.provisions.values():
+        if provision.citation(lang) != provision.reference:
+            found.add(provision.reference)
     return frozenset(found)
 
 
@@ -206,11 +212,20 @@ TYPED = {  # answers in no language the search looks for
 }
 
 
+# Five submitted neighbours: Kenya's officials then see the national report's regional section.
+NEIGHBOURS = ("EGY", "NGA", "GHA", "ZAF", "ETH")
+
+
 @pytest.fixture
 def kenya_round(db, round_id, people):
     response = get_or_create_response(db, round_id, "KEN")
     for pid, values in TYPED.items():
         save_provision(db, response["id"], pid, values, user_id=None)
+    for iso3 in NEIGHBOURS:
+        neighbour = get_or_create_response(db, round_id, iso3)
+        for pid, values in TYPED.items():
+            save_provision(db, neighbour["id"], pid, values, user_id=None)
+        change_status(db, neighbour["id"], "submitted", user_id=None)
     return round_id
 
 
@@ -293,6 +308,11 @@ def test_the_search_finds_english_where_it_is_left(questionnaire):
     )
     hits = english_in(visible_text(page), sources)
     assert hits and any(h in summary for h in hits)
+    cited = questionnaire.provisions["UNTOC-6-2-b"]
+    page = f"<html lang='fr'><body><p>{cited.reference}</p></body></html>"
+    assert cited.reference in english_in(visible_text(page), sources)
+    page = f"<html lang='fr'><body><p>{cited.citation('fr')}</p></body></html>"
+    assert english_in(visible_text(page), sources) == []
     assert english_in(visible_text(f"<p lang='en'>{summary}</p>"), sources) == []
     # In Chinese, a citation written in English by code is caught word by word, an English
     # original marked as such is not, and neither is an email address.
