@@ -265,6 +265,13 @@ SCORED_CTE = f"""scored AS MATERIALIZED (
     )"""
 
 
+# A scored answer's priority term, w x (1 - s) x the TA factor, over the columns of `scored`
+# (docs/scoring.md): averaged per region it is the regional priority.
+PRIORITY_TERM = "weight * (1 - s) * CASE WHEN ta THEN :ta_yes ELSE :ta_no END"
+# `scored` read once, straight from the scan (an aggregate over one grouping).
+SCORED_ONCE = SCORED_CTE.replace("MATERIALIZED", "NOT MATERIALIZED", 1)
+
+
 def scores_rows(db, model, round_id: str, *, statuses=COUNTED_STATUSES, grouping: str = "global"):
     """One row per (State, scored provision): region, state_iso3, provision_id, instrument,
     chapter, score, weight, severity, ta_needed, ord; an iterator over the query, so a caller
@@ -301,17 +308,13 @@ def _priorities(db, model, round_id, groupings, region, statuses) -> list[dict]:
     parts = [
         f"""SELECT '{g}' AS grouping, g{i} AS region, provision_id, min(ord) AS ord, count(*) AS n_resp,
                    sum(s < 1) AS n_gap, avg(s < 1) AS gap_share, avg(ta) AS ta_share,
-                   avg(weight * (1 - s) * CASE WHEN ta THEN :ta_yes ELSE :ta_no END) AS priority
+                   avg({PRIORITY_TERM}) AS priority
             FROM scored {where.format(col=f"g{i}")} GROUP BY g{i}, provision_id"""
         for i, g in enumerate(groupings)
     ]
     # One grouping reads `scored` once: not materialized, SQLite aggregates straight from the
     # scan (15-20% faster); several groupings read it once each, so it is stored once.
-    scored = (
-        SCORED_CTE
-        if len(groupings) > 1
-        else SCORED_CTE.replace("MATERIALIZED", "NOT MATERIALIZED", 1)
-    )
+    scored = SCORED_CTE if len(groupings) > 1 else SCORED_ONCE
     sql = f"""WITH {counted}, {scored}, agg AS ({" UNION ALL ".join(parts)})
         SELECT grouping, region, provision_id, n_resp, n_gap, gap_share, ta_share, priority,
                row_number() OVER (PARTITION BY grouping, region
@@ -590,10 +593,6 @@ def ta_demand(
 
 
 POPULATIONS = ("panel", "all")
-# A scored answer's priority term, w x (1 - s) x the TA factor, in the FROM of
-# COUNTED_COMPLIANCE joined with temp.q_codes k and the ta_needed answer t (docs/scoring.md).
-_PRIORITY = """p.weight * (1 - k.s) * CASE WHEN k.ta_asked AND t.value IS NOT NULL
-                                      THEN :ta_yes ELSE :ta_no END"""
 
 
 def round_changes(
@@ -665,21 +664,16 @@ def round_changes(
     # each round ranks the provisions it scored (those it did not sort last).
     provisions = _dicts(
         db.execute(
-            f"""WITH {sides},
+            f"""WITH {sides}, {SCORED_ONCE},
             pivot AS (
-                SELECT c.region, a.provision_id, min(p.ord) AS ord,
-                       sum(c.side = 0) AS n_resp_before, sum(c.side = 1) AS n_resp_now,
-                       sum(c.side = 0 AND k.s < 1) AS n_gap_before,
-                       sum(c.side = 1 AND k.s < 1) AS n_gap_now,
-                       sum(c.side = 0 AND k.ta_asked AND t.value IS NOT NULL) AS n_ta_before,
-                       sum(c.side = 1 AND k.ta_asked AND t.value IS NOT NULL) AS n_ta_now,
-                       total(CASE WHEN c.side = 0 THEN {_PRIORITY} END) AS sum_before,
-                       total(CASE WHEN c.side = 1 THEN {_PRIORITY} END) AS sum_now
-                FROM {COUNTED_COMPLIANCE}
-                JOIN temp.q_codes k ON k.code = a.value AND k.s IS NOT NULL
-                LEFT JOIN answers t ON t.question = 'ta_needed' AND t.response_id = a.response_id
-                    AND t.provision_id = a.provision_id AND t.value = '"yes"'
-                GROUP BY c.region, a.provision_id
+                SELECT region, provision_id, min(ord) AS ord,
+                       sum(side = 0) AS n_resp_before, sum(side = 1) AS n_resp_now,
+                       sum(side = 0 AND s < 1) AS n_gap_before,
+                       sum(side = 1 AND s < 1) AS n_gap_now,
+                       sum(side = 0 AND ta) AS n_ta_before, sum(side = 1 AND ta) AS n_ta_now,
+                       total(CASE WHEN side = 0 THEN {PRIORITY_TERM} END) AS sum_before,
+                       total(CASE WHEN side = 1 THEN {PRIORITY_TERM} END) AS sum_now
+                FROM scored GROUP BY region, provision_id
             ), shares AS (
                 SELECT region, provision_id, ord, n_resp_before, n_resp_now,
                        n_gap_before, n_gap_now,
